@@ -68,7 +68,12 @@ public:
         }
     }
     template <class T> void add_array(std::string_view key, const std::vector<T>& v) {
-        add_array<T>(key, std::span<const T>(v.data(), v.size()));
+        if constexpr (std::is_same_v<T, bool>) {  // std::vector<bool> has no data()
+            std::vector<uint8_t> b(v.begin(), v.end());
+            add_array(key, ValueType::BOOL, b.data(), b.size());
+        } else {
+            add_array<T>(key, std::span<const T>(v.data(), v.size()));
+        }
     }
     void add_string_array(std::string_view key, std::span<const std::string_view> v);
     void add_string_array(std::string_view key, const std::vector<std::string>& v);

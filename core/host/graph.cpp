@@ -70,8 +70,12 @@ ds4_tensor* Graph::view(const ds4_tensor* base, const std::vector<int64_t>& ne, 
 }
 
 ds4_tensor* Graph::reshape(const ds4_tensor* base, std::initializer_list<int64_t> ne) {
+    return reshape(base, std::vector<int64_t>(ne));
+}
+
+ds4_tensor* Graph::reshape(const ds4_tensor* base, const std::vector<int64_t>& ne) {
     if (!is_contiguous(*base)) throw Error("graph: reshape of a non-contiguous tensor");
-    ds4_tensor* t = make(static_cast<ds4_type>(base->type), ne.begin(), ne.size(), base->buffer, base->offset);
+    ds4_tensor* t = make(static_cast<ds4_type>(base->type), ne.data(), ne.size(), base->buffer, base->offset);
     int64_t n_old = base->ne[0] * base->ne[1] * base->ne[2] * base->ne[3];
     int64_t n_new = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
     if (n_old != n_new) throw Error("graph: reshape changes the element count");
@@ -97,6 +101,36 @@ void Graph::add_raw(uint32_t op, std::initializer_list<const ds4_tensor*> srcs,
         n.params_size = params_size;
     }
     nodes_.push_back(n);
+}
+
+ds4_tensor* Graph::constant(ds4_type type, const std::vector<int64_t>& ne, const void* data) {
+    ds4_tensor* t = scratch(type, ne);
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    constants_.push_back({t, std::vector<uint8_t>(p, p + nbytes(*t))});
+    return t;
+}
+
+void Graph::upload_constants(const std::function<void(uint64_t, const void*, uint64_t)>& write) const {
+    for (const auto& c : constants_) write(c.tensor->offset, c.bytes.data(), c.bytes.size());
+}
+
+void Graph::add_node(const ds4_node& node) {
+    ds4_node n = node;
+    if (node.params && node.params_size) {
+        const uint8_t* p = static_cast<const uint8_t*>(node.params);
+        params_.emplace_back(p, p + node.params_size);
+        n.params = params_.back().data();
+    } else {
+        n.params = nullptr;
+        n.params_size = 0;
+    }
+    nodes_.push_back(n);
+}
+
+std::vector<ds4_node> Graph::take_nodes() {
+    std::vector<ds4_node> out;
+    out.swap(nodes_);
+    return out;
 }
 
 void Graph::bind_scratch(ds4_buffer* buf) {

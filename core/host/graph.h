@@ -5,9 +5,17 @@
 // buffer (weights, session state, inputs) or in the graph's scratch arena; scratch offsets are
 // assigned by add order and bound to a real buffer with bind_scratch() before the graph is
 // handed to plan_create.
+//
+// Constants (constant()) are scratch tensors with host-known contents (index lists, masks
+// built by core/decompose). After bind_scratch the owner of the scratch buffer writes them
+// with upload_constants() before the first submit; nothing in a graph may write to them.
+//
+// Graph passes (core/decompose's lower_unclaimed) rewrite the node list with take_nodes() /
+// add_node(); tensors and params storage are never freed, so pointers stay valid.
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -32,6 +40,15 @@ public:
                      uint64_t byte_offset = 0);
     // Same data, contiguous reshape (base must be contiguous).
     ds4_tensor* reshape(const ds4_tensor* base, std::initializer_list<int64_t> ne);
+    ds4_tensor* reshape(const ds4_tensor* base, const std::vector<int64_t>& ne);
+
+    // A contiguous scratch tensor whose contents are `data` (nbytes(tensor) bytes, copied),
+    // written by upload_constants().
+    ds4_tensor* constant(ds4_type type, const std::vector<int64_t>& ne, const void* data);
+    // Writes every constant's bytes at its scratch offset: write(offset, data, size). Call after
+    // bind_scratch, with a writer into the scratch buffer (e.g. Buffer::write).
+    void upload_constants(const std::function<void(uint64_t, const void*, uint64_t)>& write) const;
+    size_t n_constants() const { return constants_.size(); }
 
     // Appends a node; params are copied.
     template <class P>
@@ -47,6 +64,12 @@ public:
     }
     void add_raw(uint32_t op, std::initializer_list<const ds4_tensor*> srcs,
                  std::initializer_list<const ds4_tensor*> dsts, const void* params, uint32_t params_size);
+
+    // Appends a copy of an existing node (from this graph or another): operand pointers are
+    // kept, params are copied into this graph's storage.
+    void add_node(const ds4_node& node);
+    // Removes and returns all nodes (for passes that rebuild the node list with add/add_node).
+    std::vector<ds4_node> take_nodes();
 
     // Scratch arena: bytes needed, and binding to a buffer of at least that size.
     uint64_t scratch_bytes() const { return scratch_bytes_; }
@@ -68,6 +91,11 @@ private:
     std::vector<std::pair<ds4_tensor*, const ds4_tensor*>> views_;  // (view, base)
     std::deque<std::vector<uint8_t>> params_;
     std::vector<ds4_node> nodes_;
+    struct Constant {
+        const ds4_tensor* tensor;
+        std::vector<uint8_t> bytes;
+    };
+    std::vector<Constant> constants_;
     uint64_t scratch_bytes_ = 0;
 };
 

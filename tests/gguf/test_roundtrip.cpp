@@ -54,6 +54,7 @@ TEST(GgufRoundTrip, EveryValueType) {
     w.add_array("t.arr_i64", std::vector<int64_t>{-(1ll << 40)});
     const bool bools[] = {true, false, true};
     w.add_array<bool>("t.arr_bool2", std::span<const bool>(bools));
+    w.add_array("t.arr_bool3", std::vector<bool>{false, true});
     w.add_array("t.arr_empty", std::vector<float>{});
     w.add_string_array("t.tokens", std::vector<std::string>{"<｜begin▁of▁sentence｜>", "", "a b", "\xC4\xA0the"});
 
@@ -91,6 +92,7 @@ TEST(GgufRoundTrip, EveryValueType) {
     EXPECT_EQ(f.get_array("t.arr_u64").get<uint64_t>(0), 1ull << 40);
     EXPECT_EQ(f.get_array("t.arr_i64").get<int64_t>(0), -(1ll << 40));
     EXPECT_EQ(f.get_array("t.arr_bool2").to_vector<bool>(), (std::vector<bool>{true, false, true}));
+    EXPECT_EQ(f.get_array("t.arr_bool3", ValueType::BOOL).to_vector<bool>(), (std::vector<bool>{false, true}));
     EXPECT_TRUE(f.get_array("t.arr_empty").empty());
     EXPECT_EQ(f.get_array("t.arr_empty").type(), ValueType::FLOAT32);
 
@@ -226,6 +228,30 @@ TEST(GgufRoundTrip, CopyKvAndDescribe) {
     EXPECT_NE(d.find("'output_norm.weight'"), std::string::npos) << d;
     EXPECT_NE(d.find("f32"), std::string::npos) << d;
     EXPECT_NE(d.find("[8]"), std::string::npos) << d;
+}
+
+TEST(GgufRoundTrip, MappedFileSurvivesMovesAndIsAligned) {
+    Writer w;
+    w.add_string("general.name", "moved");
+    w.add_tensor("a", DS4_TYPE_Q8_0, {64}, pattern(68, 5));
+    w.add_tensor("b", DS4_TYPE_F16, {3}, pattern(6, 6));
+    const fs::path p = temp_path("moved.gguf");
+    w.write(p.string());
+
+    File f = File::open(p.string());
+    const std::string_view name_before = f.get_string("general.name");
+    File g = std::move(f);
+    File h = File::open(p.string());
+    h = std::move(g);  // releases h's own mapping, takes g's
+    EXPECT_EQ(h.get_string("general.name").data(), name_before.data());
+    EXPECT_EQ(h.get_string("general.name"), "moved");
+    EXPECT_EQ(h.name(), p.string());
+    for (const TensorInfo& t : h.tensors()) {
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % 32, 0u) << t.name;  // mmap base is page aligned
+        EXPECT_EQ(h.find_tensor(t.name), &t);
+    }
+    EXPECT_EQ(h.tensor("b").data[5], pattern(6, 6)[5]);
+    fs::remove_all(p.parent_path());
 }
 
 }  // namespace

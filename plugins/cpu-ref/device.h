@@ -1,0 +1,30 @@
+// The ds4_plugin table functions of cpu-ref (device.cpp: devices and buffers; plan.cpp: plans).
+#pragma once
+#include "ds4/backend.h"
+#include "objects.h"
+
+namespace ds4::cpuref {
+
+uint32_t device_count(void* self);
+ds4_status* device_info(void* self, uint32_t index, ds4_device_info* out);
+ds4_status* device_open(void* self, uint32_t index, const ds4_option* options, uint32_t n_options, ds4_device** out);
+void device_close(ds4_device* dev);
+ds4_status* synchronize(ds4_device* dev);
+
+ds4_status* buffer_alloc(ds4_device* dev, uint64_t size, uint32_t usage, ds4_buffer** out);
+ds4_status* buffer_wrap_host(ds4_device* dev, void* ptr, uint64_t size, uint32_t usage, ds4_buffer** out);
+void buffer_free(ds4_buffer* buf);
+ds4_status* buffer_write(ds4_buffer* buf, uint64_t offset, const void* src, uint64_t size);
+ds4_status* buffer_read(ds4_buffer* buf, uint64_t offset, void* dst, uint64_t size);
+
+int node_supported(ds4_device* dev, const ds4_node* node);
+ds4_status* plan_create(ds4_device* dev, const ds4_graph* graph, ds4_plan** out);
+ds4_status* plan_submit(ds4_plan* plan);
+void plan_destroy(ds4_plan* plan);
+
+// DEVICE_LOST status when the device is poisoned, else NULL.
+ds4_status* device_lost_check(const ds4_device* dev, const char* call);
+// Counts a call of `site`; returns DEVICE_LOST (and poisons the device) on the injected call.
+ds4_status* fault_on(ds4_device* dev, FaultSite site, const char* call);
+
+}  // namespace ds4::cpuref
