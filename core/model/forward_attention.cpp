@@ -87,7 +87,7 @@ void build_attention_half(ForwardCtx& c, uint32_t il, const LayerWeights& w, con
         auto cp = host::params<ds4_params_compressor>();
         cp.ratio = cfg.ratio(il);
         cp.head_dim = cfg.head_dim;
-        cp.row_sim = c.num.fp8_kv ? DS4_SIM_FP8_KV : kNoSim;
+        cp.row_sim = c.num.fp8_kv ? uint32_t(DS4_SIM_FP8_KV) : kNoSim;
         cp.n_nope = cfg.n_nope();
         cp.round_f16 = c.num.f16_comp_rows ? 1 : 0;
         cp.act_quant = c.act_quant();
@@ -99,7 +99,7 @@ void build_attention_half(ForwardCtx& c, uint32_t il, const LayerWeights& w, con
         if (cfg.kind(il) == AttnKind::CSA) {
             auto ip = cp;
             ip.head_dim = cfg.idx_head_dim;
-            ip.row_sim = c.num.indexer_qat ? DS4_SIM_INDEXER_QAT : kNoSim;
+            ip.row_sim = c.num.indexer_qat ? uint32_t(DS4_SIM_INDEXER_QAT) : kNoSim;
             ip.n_nope = 0;
             ip.round_f16 = 0;  // indexer rows are FP4-simulated (or exact); never F16-rounded
             g.add(DS4_OP_COMPRESSOR, {a, w.idx_comp_kv, w.idx_comp_gate, w.idx_comp_ape, w.idx_comp_norm, c.positions},

@@ -96,11 +96,11 @@ bool Parser::Impl::step_block() {
   if (v.empty()) return wait_or_unterminated();
   TagMatch end = detail::match_literal(v, variant->block_end);
   if (end == TagMatch::Full) {
-    consume_block(variant->block_end.size());
     if (calls_in_block == 0) {
-      fail("tool block without invoke");
+      fail("tool block without invoke");  // the Failed state then passes the end tag on
       return true;
     }
+    consume_block(variant->block_end.size());
     Event e;
     e.kind = EventKind::ToolBlockEnd;
     // raw_dsml starts at the model's own "\n\n" when it wrote one (§C.3, §B.4).

@@ -158,10 +158,8 @@ float code_group(const SubGroup* sg, float d, float ideal_sc, GroupCode* out) {
     return best_e;
 }
 
-void quantize_block(const float* x, const float* w, uint8_t* dst) {
-    // 32 sub-groups × 2 KiB of per-entry sums: on the heap, not the caller's stack.
-    const auto sg_storage = std::make_unique<SubGroup[]>(32);
-    SubGroup* sg = sg_storage.get();
+// sg: scratch for 32 sub-groups.
+void quantize_block(const float* x, const float* w, uint8_t* dst, SubGroup* sg) {
     float ideal[8], max_sc = 0.0f;
     for (int ib = 0; ib < 8; ++ib) {
         float amax = 0.0f;
@@ -212,8 +210,10 @@ void quantize_block(const float* x, const float* w, uint8_t* dst) {
 void quantize_blocks_iq2_xxs(const float* x, uint8_t* dst, int64_t nb, const float* imp) {
     float ones[256];
     for (float& o : ones) o = 1.0f;
+    // 32 sub-groups × 2 KiB of per-entry sums: on the heap, not the caller's stack.
+    const auto sg = std::make_unique<SubGroup[]>(32);
     for (int64_t b = 0; b < nb; ++b, x += 256, dst += 66, imp = imp ? imp + 256 : nullptr)
-        quantize_block(x, imp ? imp : ones, dst);
+        quantize_block(x, imp ? imp : ones, dst, sg.get());
 }
 
 }  // namespace ds4::quant::detail

@@ -6,13 +6,17 @@
 
 namespace ds4::quant {
 
+// ±0 input gives +0 (ds4 takes the sign from x < 0); a negative value that rounds to zero
+// gives −0, also as ds4 (−1 · 0).
 float round_e4m3fn(float x) {
     if (std::isnan(x)) return x;
+    if (x == 0.0f) return 0.0f;
     return e4m3fn_to_f32(f32_to_e4m3fn(x));
 }
 
 float round_e2m1(float x) {
     if (std::isnan(x)) return x;
+    if (x == 0.0f) return 0.0f;
     return e2m1_to_f32(f32_to_e2m1(x));
 }
 
@@ -75,7 +79,7 @@ void hadamard128_inplace(float* x) {
                 x[j] = a + b;
                 x[j + h] = a - b;
             }
-    const float scale = 1.0f / std::sqrt(128.0f);  // f32 constant, as ds4
+    const float scale = 0.08838834764831845f;  // 1/√128 rounded to f32 once, as ds4
     for (int i = 0; i < 128; ++i) x[i] *= scale;
 }
 

@@ -40,20 +40,36 @@ int32_t Sampler::sample(std::span<const float> logits, bool force_greedy) {
     return id;
   }
 
-  // 1. Candidates: the top_k best (k capped at 1024) or every non-NaN entry (id order).
+  const double inv_t = 1.0 / static_cast<double>(p.temperature);
+  const double min_p = std::clamp(static_cast<double>(p.min_p), 0.0, 1.0);
+  // w >= min_p  <=>  (l - lmax) / T >= log(min_p). This pre-test (with a small margin)
+  // runs on logits only, so the bulk of a 129k vocabulary is rejected without exp() and
+  // without being copied; the exact test on w below decides.
+  const double pre_cut = min_p > 0.0 ? std::log(min_p) - 1e-6 : -INFINITY;
+
+  // 1. Candidates: the top_k best (k capped at 1024), or every entry passing the min_p
+  //    pre-test (in id order).
   cand_.clear();
+  float lmax = -INFINITY;
   if (p.top_k > 0) {
     detail::select_top(logits, static_cast<size_t>(std::min(p.top_k, kMaxTopK)), top_);
+    if (top_.empty()) throw std::invalid_argument("sampler: logits row has no numeric value");
+    lmax = top_[0].logit;
     for (const detail::Scored& s : top_) cand_.push_back(Candidate{s.id, s.logit, 0.0});
   } else {
-    for (size_t i = 0; i < logits.size(); ++i) {
-      if (!std::isnan(logits[i])) cand_.push_back(Candidate{static_cast<int32_t>(i), logits[i], 0.0});
+    int32_t best = argmax(logits);
+    if (best < 0) throw std::invalid_argument("sampler: logits row has no numeric value");
+    lmax = logits[best];
+    if (std::isfinite(lmax)) {
+      for (size_t i = 0; i < logits.size(); ++i) {
+        float l = logits[i];
+        if (std::isnan(l) || (static_cast<double>(l) - lmax) * inv_t < pre_cut) continue;
+        cand_.push_back(Candidate{static_cast<int32_t>(i), l, 0.0});
+      }
+    } else {
+      cand_.push_back(Candidate{best, lmax, 0.0});
     }
   }
-  if (cand_.empty()) throw std::invalid_argument("sampler: logits row has no numeric value");
-
-  float lmax = cand_[0].logit;
-  for (const Candidate& c : cand_) lmax = std::max(lmax, c.logit);
   if (!std::isfinite(lmax)) {
     // +inf: the infinite entries are certain; all -inf: nothing is more likely than
     // anything else. Either way the lowest id among the maxima, as greedy would pick.
@@ -65,12 +81,7 @@ int32_t Sampler::sample(std::span<const float> logits, bool force_greedy) {
     return id;
   }
 
-  // 2. Weights w = exp((l - lmax) / T) = p / p_max, and 3. the min_p cut on them.
-  const double inv_t = 1.0 / static_cast<double>(p.temperature);
-  const double min_p = std::clamp(static_cast<double>(p.min_p), 0.0, 1.0);
-  // In logit units, w >= min_p  <=>  (l - lmax) / T >= log(min_p); the pre-test with a
-  // small margin skips exp() for the bulk of a 129k vocabulary; the exact test decides.
-  const double pre_cut = min_p > 0.0 ? std::log(min_p) - 1e-6 : -INFINITY;
+  // 2. Weights w = exp((l - lmax) / T) = p / p_max, and 3. the exact min_p cut on them.
   size_t kept = 0;
   for (const Candidate& c : cand_) {
     double z = (static_cast<double>(c.logit) - lmax) * inv_t;

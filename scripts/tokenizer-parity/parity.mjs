@@ -51,13 +51,13 @@ const expected = corpus.map((s, i) => {
   for (const a of added) {
     if (s.includes(a)) throw new Error(`corpus string ${i} contains added token ${a}`);
   }
-  return tok.encode(s, null, { add_special_tokens: false });
+  return tok.encode(s, { add_special_tokens: false });
 });
 fs.writeFileSync(path.join(outDir, "corpus.json"), JSON.stringify(corpus));
 fs.writeFileSync(path.join(outDir, "expected.json"), JSON.stringify(expected));
 
 // Sanity: PROTOCOL §A.8 worked ids (V3 merges).
-const check = tok.encode("Answer with only the number: 2048 divided by 128 is", null, {
+const check = tok.encode("Answer with only the number: 2048 divided by 128 is", {
   add_special_tokens: false,
 });
 const want = [7805, 418, 1353, 270, 1167, 28, 223, 11154, 26, 7203, 513, 223, 7833, 344];

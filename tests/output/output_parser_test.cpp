@@ -92,7 +92,7 @@ TEST(OutputParser, StreamsArgumentFragmentsLikeD4) {
     if (e.kind == EventKind::ToolCallArgumentsDelta) args.push_back(e.text);
   }
   // "a&" is held until "amp;" proves it is an entity.
-  std::vector<std::string> expected = {"{", "\"path\":\"", "a", "&b.c\""};
+  std::vector<std::string> expected = {"{", "\"path\":\"", "a", "&b.c", "\""};
   EXPECT_EQ(args, expected);
 }
 

@@ -52,7 +52,9 @@ TEST(E4M3, SaturationSubnormalsAndSpecials) {
     EXPECT_EQ(round_e4m3fn(1e-5f), 0.0f);
     EXPECT_EQ(round_e4m3fn(300.0f), 288.0f);
     EXPECT_EQ(round_e4m3fn(1.0626f), 1.125f);
-    EXPECT_TRUE(std::signbit(round_e4m3fn(-1e-6f)));
+    EXPECT_TRUE(std::signbit(round_e4m3fn(-1e-6f)));  // as ds4: −1 · 0
+    EXPECT_FALSE(std::signbit(round_e4m3fn(-0.0f)));  // as ds4: x < 0 is false for −0
+    EXPECT_FALSE(std::signbit(round_e2m1(-0.0f)));
     EXPECT_TRUE(std::isnan(round_e4m3fn(NAN)));
     EXPECT_EQ(f32_to_e4m3fn(NAN), 0x7f);
 }
@@ -143,7 +145,7 @@ TEST(Fp8KvSim, HandComputedRow) {
 }
 
 TEST(Hadamard, UnitVectorsAndInvolution) {
-    const float s = 1.0f / std::sqrt(128.0f);
+    const float s = 0.08838834764831845f;
     for (int j : {0, 5, 64, 127}) {
         float x[128] = {};
         x[j] = 1.0f;

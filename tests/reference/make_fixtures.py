@@ -403,23 +403,56 @@ def router_gaps(events):
     return res
 
 
-def indexer_gaps(events, topk, ratio):
-    """Per position (full-forward call only): gap between the k-th and (k+1)-th visible score."""
+def indexer_scores(events):
+    """{indexer module: (full-call scores [S, T] or None, [per-decode-call score rows])}."""
     res = {}
     for mname, k, t, _ in events:
-        if k != "scores" or t.shape[1] == 1:
+        if k != "scores":
             continue
-        sc = t[0].double()
+        full, rows = res.setdefault(mname.rsplit(".scorer", 1)[0], [None, []])
+        if t.shape[1] == 1:
+            rows.append(t[0, 0].double())
+        else:
+            res[mname.rsplit(".scorer", 1)[0]][0] = t[0].double()
+    return res
+
+
+def indexer_gaps(scores, topk, ratio):
+    """{indexer module: per position gap between the k-th and (k+1)-th visible score}."""
+    res = {}
+    for mname, (full, _) in scores.items():
+        if full is None:
+            continue
         gaps = []
-        for p in range(sc.shape[0]):
-            nvis = min((p + 1) // ratio, sc.shape[1])
-            if nvis <= topk:
-                gaps.append(None)
-                continue
-            v = torch.sort(sc[p, :nvis], descending=True).values
-            gaps.append(float(v[topk - 1] - v[topk]))
+        for p in range(full.shape[0]):
+            nvis = min((p + 1) // ratio, full.shape[1])
+            v = torch.sort(full[p, :nvis], descending=True).values
+            gaps.append(float(v[topk - 1] - v[topk]) if nvis > topk else None)
         res[mname] = gaps
     return res
+
+
+def indexer_mismatch_detail(scores_full, scores_cached, positions, topk, ratio):
+    """At mismatching positions: scores around the top-k boundary in both paths and their distance."""
+    out = {}
+    for mname, (full, _) in scores_full.items():
+        rows = scores_cached.get(mname, [None, []])[1]
+        det = []
+        for p in positions.get(mname, []):
+            nvis = (p + 1) // ratio
+            a, b = full[p, :nvis], rows[p][:nvis] if p < len(rows) else None
+            sa = torch.sort(a, descending=True)
+            entry = dict(pos=p, n_visible=nvis, full_boundary=sa.values[topk - 2:topk + 2].tolist(),
+                         full_boundary_ids=sa.indices[topk - 2:topk + 2].tolist())
+            if b is not None:
+                sb = torch.sort(b, descending=True)
+                entry.update(cached_boundary=sb.values[topk - 2:topk + 2].tolist(),
+                             cached_boundary_ids=sb.indices[topk - 2:topk + 2].tolist(),
+                             max_abs_score_diff=float((a - b).abs().max()))
+            det.append(entry)
+        if det:
+            out[mname] = det
+    return out
 
 
 def compare_selections(full_sel, cached_sel, gaps=None):
@@ -453,8 +486,9 @@ def layer_outputs(model, ids, cached):
     return [torch.cat(p, 0) for p in per]
 
 
-def probe(model, ids, tol):
-    """Full vs cached on one model: per-position |Δ|, selection mismatches, first diverging layer."""
+def probe(model, ids, tol, ref=None):
+    """Full vs cached on one model: per-position |Δ|, selection mismatches, first diverging layer;
+    with `ref` (CPU float32 full-forward logits) also both paths against it."""
     rec = Recorder(model)
     full = run_full(model, ids)
     n_full = len(rec.events)
@@ -463,12 +497,19 @@ def probe(model, ids, tol):
     ev_full, ev_cached = rec.events[:n_full], rec.events[n_full:]
     d = per_pos_diff(full, cached)
     cfg = model.config
+    ratio = cfg.compress_rates[CSA]
+    sc_full, sc_cached = indexer_scores(ev_full), indexer_scores(ev_cached)
+    idx = compare_selections(selections(ev_full, "indexer"), selections(ev_cached, "indexer"),
+                             indexer_gaps(sc_full, cfg.index_topk, ratio))
     entry = dict(
-        max=max(d), first_above_tol=first_above(d, tol), tol=tol, full_vs_cached=d,
-        indexer=compare_selections(selections(ev_full, "indexer"), selections(ev_cached, "indexer"),
-                                   indexer_gaps(ev_full, cfg.index_topk, cfg.compress_rates[CSA])),
+        max=max(d), first_above_tol=first_above(d, tol), tol=tol, full_vs_cached=d, indexer=idx,
+        indexer_mismatch_detail=indexer_mismatch_detail(
+            sc_full, sc_cached, {m: v["mismatch_positions"] for m, v in idx.items()}, cfg.index_topk, ratio),
         router=compare_selections(selections(ev_full, "router"), selections(ev_cached, "router"),
                                   router_gaps(ev_full)))
+    if ref is not None:
+        entry["full_vs_ref"] = per_pos_diff(full.cpu(), ref)
+        entry["cached_vs_ref"] = per_pos_diff(cached.cpu(), ref)
     if entry["first_above_tol"] is not None:
         lf, lc = layer_outputs(model, ids, False), layer_outputs(model, ids, True)
         entry["per_layer_first_diverging_position"] = [
@@ -490,14 +531,24 @@ def diagnose(spec, base_model, ids, out_root):
          dict(compress_rates={CSA: 4, HCA: 128}, sliding_window=128, index_topk=32), hf_default_init),
         ("hf_init_topk32", dict(index_topk=32), hf_default_init),
     ]
+    # (name, device, dtype, experts implementation) for the fixture weights
+    numeric_variants = [("cpu_bf16", "cpu", torch.bfloat16, "eager"),
+                        ("cuda_f32_no_tf32", "cuda", torch.float32, "eager"),
+                        ("cuda_f32_grouped_mm", "cuda", torch.float32, "grouped_mm"),
+                        ("cuda_bf16", "cuda", torch.bfloat16, "eager")]
     diag = {}
+    ref = run_full(base_model, ids)
     for vname, over, init in variants:
         entry = dict(overrides=over, init=init or "fixture weights")
         try:
             torch.manual_seed(0)
             m = make_model(make_config(spec, **over))
             if init is None:
-                m.load_state_dict(base_state)
+                state = dict(base_state)
+                for n, t in m.state_dict().items():  # shapes that the overrides changed: fresh random
+                    if state[n].shape != t.shape:
+                        state[n] = torch.randn(t.shape, generator=torch.Generator().manual_seed(5)) * 0.5
+                m.load_state_dict(state)
             else:  # keep transformers' init, but a real hash table (its default is all zeros)
                 for n, t in m.state_dict().items():
                     if n.endswith("tid2eid"):
@@ -513,9 +564,34 @@ def diagnose(spec, base_model, ids, out_root):
                         if v["n_mismatch"]:
                             log(f"    {kind} {mname}: {v['n_mismatch']} mismatches at {v['mismatch_positions'][:8]}"
                                 f" gaps {v.get('gap_at_mismatch', [])[:4]} min gap {v.get('min_gap_all_positions')}")
+                for mname, det in e["indexer_mismatch_detail"].items():
+                    for x in det[:3]:
+                        log(f"    detail {mname}: {x}")
         except Exception as e:  # keep going: a failing variant is itself a finding
             entry.update(error=repr(e), trace=traceback.format_exc())
             log(f"[diag {vname}] FAILED: {e!r}")
+        diag[vname] = entry
+    for vname, device, dtype, experts in numeric_variants:
+        entry = dict(device=device, dtype=str(dtype), experts_implementation=experts)
+        try:
+            if device == "cuda" and not torch.cuda.is_available():
+                raise RuntimeError("no CUDA device")
+            m = make_model(make_config(spec))
+            m.load_state_dict(base_state)
+            m.config._experts_implementation = experts
+            m = m.to(device=device, dtype=dtype)
+            e = probe(m, ids.to(device), 1e-3, ref)
+            entry.update(e)
+            log(f"[diag {vname}] full-vs-cached max {e['max']:.3e} first>1e-3 at {e['first_above_tol']};"
+                f" vs cpu f32: full {max(e['full_vs_ref']):.3e} cached {max(e['cached_vs_ref']):.3e}"
+                f" layers {e.get('per_layer_first_diverging_position')}")
+            for kind in ("indexer", "router"):
+                for mname, v in e[kind].items():
+                    if v["n_mismatch"]:
+                        log(f"    {kind} {mname}: {v['n_mismatch']} mismatches at {v['mismatch_positions'][:8]}")
+        except Exception as ex:
+            entry.update(error=repr(ex), trace=traceback.format_exc())
+            log(f"[diag {vname}] FAILED: {ex!r}")
         diag[vname] = entry
     with open(os.path.join(out_root, "diagnostics.json"), "w") as f:
         json.dump(diag, f, indent=1)

@@ -25,6 +25,7 @@ KernelStatus check_attention(const ds4_node& node) {
     const int64_t hd = q->ne[0], H = q->ne[1], n = q->ne[2];
     if (auto s = tier1::check_f32_shape(q, "src0 q", {hd, H, n}); !s.ok()) return s;
     if (auto s = tier1::check_f32_shape(raw, "src1 raw", {hd, raw->ne[1]}); !s.ok()) return s;
+    if (auto s = check_rows_contiguous(raw, "src1 raw"); !s.ok()) return s;
     if (p.window == 0) return KernelStatus::invalid("window must be > 0");
     if (raw->ne[1] != p.raw_cap)
         return KernelStatus::invalid(msg("src1 raw has ", raw->ne[1], " rows, params.raw_cap ", p.raw_cap));
@@ -32,6 +33,7 @@ KernelStatus check_attention(const ds4_node& node) {
         return KernelStatus::invalid(msg("raw_cap ", p.raw_cap, " < window + n - 1 = ", p.window + n - 1));
     if (const ds4_tensor* comp = node.src[2]) {
         if (auto s = tier1::check_f32_shape(comp, "src2 compressed", {hd, comp->ne[1]}); !s.ok()) return s;
+        if (auto s = check_rows_contiguous(comp, "src2 compressed"); !s.ok()) return s;
     }
     if (const ds4_tensor* sel = node.src[3]) {
         if (!node.src[2]) return KernelStatus::invalid("src3 selected given without src2 compressed rows");

@@ -111,8 +111,10 @@ inline bool matmul_rows(ThreadPool& pool, const ds4_tensor* w, const float* cons
 }
 
 // RoPE on the last n_rot dims of a row of hd values, interleaved pairs (MODEL.md §C.3.3,
-// backend.h ds4_rope_params). Frequencies and angles are evaluated in double (θ = pos·f_k),
-// cos/sin rounded to f32, the rotation itself in f32.
+// backend.h ds4_rope_params). Angle convention (the official one, shared by every cpu-ref
+// rotation so fused and decomposed graphs agree bit for bit): f_k is the documented formula
+// evaluated in double and rounded once to f32; θ_k = f32(pos)·f_k in f32; cos/sin in f32;
+// the rotation in f32.
 class Rope {
 public:
     explicit Rope(const ds4_rope_params& p) : n_rot_(p.n_rot) {
@@ -135,18 +137,19 @@ public:
                 double ramp = std::clamp((k - low) / std::max(0.001, high - low), 0.0, 1.0);
                 f *= (1.0 - ramp) + ramp / static_cast<double>(p.yarn_factor);
             }
-            freq_[k] = f;
+            freq_[k] = static_cast<float>(f);
         }
     }
     // Rotates row[hd - n_rot .. hd) by +θ (inverse: -θ).
     void apply(float* row, int64_t hd, int64_t pos, bool inverse = false) const {
         float* t = row + (hd - n_rot_);
+        const float fpos = static_cast<float>(pos);
         for (size_t k = 0; k < freq_.size(); ++k) {
-            double theta = static_cast<double>(pos) * freq_[k];
-            float c = static_cast<float>(std::cos(theta));
-            float s = static_cast<float>(std::sin(theta));
+            const float theta = fpos * freq_[k];
+            const float c = std::cos(theta);
+            float s = std::sin(theta);
             if (inverse) s = -s;
-            float a = t[2 * k], b = t[2 * k + 1];
+            const float a = t[2 * k], b = t[2 * k + 1];
             t[2 * k] = a * c - b * s;
             t[2 * k + 1] = a * s + b * c;
         }
@@ -155,7 +158,7 @@ public:
 
 private:
     uint32_t n_rot_;
-    std::vector<double> freq_;
+    std::vector<float> freq_;
 };
 
 inline KernelStatus check_rope_params(const ds4_rope_params& r, int64_t hd, const char* what) {
