@@ -10,6 +10,8 @@
 // two HC states), independent of the layer count.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "host/graph.h"
@@ -94,5 +96,26 @@ void build_attention_half(ForwardCtx& c, uint32_t il, const LayerWeights& w, con
 void build_ffn_half(ForwardCtx& c, uint32_t il, const LayerWeights& w, const ds4_tensor* X, ds4_tensor* X_out);
 // logits [m][vocab] of the last token (m = 1) or of every token (m = n): MODEL.md §C.5.
 void build_head(ForwardCtx& c, const GlobalWeights& w, const ds4_tensor* X, bool all_tokens, ds4_tensor* logits);
+
+// Where a chunk graph reads its inputs and writes its logits.
+struct ChunkIo {
+    ds4_buffer* inputs = nullptr;  // I32: tokens[chunk_cap], positions[chunk_cap], group ids
+    uint32_t chunk_cap = 0;
+    ds4_buffer* logits = nullptr;  // F32 [rows][vocab]
+};
+
+// The whole chunk graph (embedding, every layer, head) into g; scratch_buf == nullptr measures.
+// Returns the scratch bytes the graph needs.
+uint64_t build_chunk(host::Graph& g, ds4_buffer* scratch_buf, const ModelConfig& cfg, const NumericsOptions& num,
+                     const GlobalWeights& gw, const std::vector<LayerWeights>& lw,
+                     const std::vector<LayerState>& layers, uint32_t raw_cap, const ChunkIo& io, uint32_t n,
+                     bool all_logits);
+
+// Fills the weight descriptors from `get(name)` (nullptr when absent) by exact ds4 names.
+void assign_weight_fields(const std::function<const ds4_tensor*(const std::string&)>& get, uint32_t n_layer,
+                          GlobalWeights& global, std::vector<LayerWeights>& layers);
+
+// Layer state descriptors (offsets from 0, no buffer) and their total size.
+uint64_t layout_state(const ModelConfig& cfg, uint64_t ctx, uint32_t raw_cap, std::vector<LayerState>& layers);
 
 }  // namespace ds4::model::detail

@@ -23,6 +23,17 @@ std::unique_ptr<Model> Model::from_file(gguf::File file, const host::Device& dev
     return m;
 }
 
+void Model::attach_mtp(const std::string& path, const LoadProgress& progress) {
+    try {
+        auto f = std::make_unique<gguf::File>(gguf::File::open(path));
+        auto w = std::make_unique<MtpWeights>(*f, cfg_, dev_, progress);
+        mtp_file_ = std::move(f);
+        mtp_ = std::move(w);
+    } catch (const gguf::Error& e) {
+        throw Error(e.what());
+    }
+}
+
 std::string Model::summary() const {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.1f MiB", weights_->bytes() / 1048576.0);

@@ -36,6 +36,10 @@ public:
     const gguf::File& file() const { return file_; }
     const ModelWeights& weights() const { return *weights_; }
     const host::Device& device() const { return dev_; }
+    // Opens, validates and binds the separate MTP GGUF (MODEL.md §B.5, only mtp.0.* tensors;
+    // ds4 checks no metadata there). The speculative-decoding forward pass is not written yet.
+    void attach_mtp(const std::string& path, const LoadProgress& progress = {});
+    const MtpWeights* mtp() const { return mtp_.get(); }
     // "m.gguf: deepseek4 6 layers, ..., weights 12.3 MiB (wrapped)".
     std::string summary() const;
 
@@ -45,6 +49,8 @@ private:
     const host::Device& dev_;
     ModelConfig cfg_;
     std::unique_ptr<ModelWeights> weights_;
+    std::unique_ptr<gguf::File> mtp_file_;
+    std::unique_ptr<MtpWeights> mtp_;
 };
 
 }  // namespace ds4::model

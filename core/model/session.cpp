@@ -7,6 +7,9 @@
 #include "host/status.h"
 #include "model/model.h"
 #include "model/session_impl.h"
+#ifdef DS4_MODEL_HAS_DECOMPOSE
+#include "decompose/decompose.h"
+#endif
 
 namespace ds4::model {
 namespace {
@@ -40,30 +43,13 @@ uint64_t Session::scratch_bytes() const { return impl_->scratch_size; }
 
 uint64_t Session::Impl::build(host::Graph& g, ds4_buffer* scratch_buf, uint32_t n, bool all_logits,
                               const NumericsOptions& num) const {
-    detail::Arena arena(g, scratch_buf);
-    const int64_t d = cfg.d, hc = cfg.n_hc;
-    ds4_tensor* tokens = g.tensor(DS4_TYPE_I32, {n}, inputs.get(), 0);
-    ds4_tensor* positions = g.tensor(DS4_TYPE_I32, {n}, inputs.get(), uint64_t(chunk_cap) * 4);
-    ds4_tensor* gids = g.tensor(DS4_TYPE_I32, {cfg.o_groups, n}, inputs.get(), uint64_t(chunk_cap) * 8);
-    detail::ForwardCtx c{g, arena, cfg, num, n, raw_cap, tokens, positions, gids};
-
-    // Two HC states, ping-ponged: attention reads X and writes X1, the FFN writes X back.
-    ds4_tensor* X = arena.f32({d, hc, n});
-    ds4_tensor* X1 = arena.f32({d, hc, n});
-    detail::build_embedding(c, weights.global(), X);
-    for (uint32_t il = 0; il < cfg.n_layer; ++il) {
-        uint64_t mark = arena.mark();  // this layer's temporaries are released below
-        detail::build_attention_half(c, il, weights.layer(il), layers[il], X, X1);
-        detail::build_ffn_half(c, il, weights.layer(il), X1, X);
-        arena.release(mark);
-    }
-    uint32_t m = all_logits ? n : 1;
-    ds4_tensor* out = g.tensor(DS4_TYPE_F32, {cfg.vocab, m}, logits.get(), 0);
-    detail::build_head(c, weights.global(), X, all_logits, out);
-    return arena.peak();
+    detail::ChunkIo io{inputs.get(), chunk_cap, logits.get()};
+    return detail::build_chunk(g, scratch_buf, cfg, num, weights.global(), weights.layers(), layers, raw_cap, io, n,
+                               all_logits);
 }
 
-Session::Impl::Compiled& Session::Impl::compiled(uint32_t n, bool all_logits, const NumericsOptions& num) {
+Session::Impl::Compiled& Session::Impl::compiled(uint32_t n, bool all_logits, const NumericsOptions& num,
+                                                 bool lower_all) {
     auto key = std::make_pair(n, all_logits);
     auto it = plans.find(key);
     if (it != plans.end()) return it->second;
@@ -88,16 +74,28 @@ Session::Impl::Compiled& Session::Impl::compiled(uint32_t n, bool all_logits, co
     host::Graph g;
     build(g, scratch.get(), n, all_logits, num);
 
-    // Tier-1 nodes the backend does not run must be lowered to Tier-0.
-    // TODO(decompose): call the core/decompose pass here once it exists; until then the
-    // backend has to claim every Tier-1 op the model uses.
-    for (size_t i = 0; i < g.size(); ++i) {
+    // Tier-1 nodes the backend does not run are lowered to Tier-0 (core/decompose). Lowered
+    // graphs bake positions and token ids in, so such chunks are rebuilt per step.
+    bool lower = lower_all;
+    for (size_t i = 0; i < g.size() && !lower; ++i) {
         const ds4_node& node = g.node(i);
-        if (host::op_tier(node.op) == 1 && !dev.node_supported(node))
+        if (host::op_tier(node.op) == 1 && !dev.node_supported(node)) {
+#ifdef DS4_MODEL_HAS_DECOMPOSE
+            lower = true;
+#else
             throw Error("backend '" + dev.plugin().name() + "' does not run tier-1 op '" + host::op_name(node.op) +
-                            "' for this model (node " + std::to_string(i) +
-                            ") and the tier-0 decomposition is not wired in yet",
+                            "' (node " + std::to_string(i) + ") and this build has no tier-0 decomposition",
                         DS4_ERR_UNSUPPORTED);
+#endif
+        }
+    }
+    if (lower) {
+#ifndef DS4_MODEL_HAS_DECOMPOSE
+        throw Error("session: lower_tier1 needs core/decompose, which this build does not have", DS4_ERR_UNSUPPORTED);
+#endif
+        Compiled cc;
+        cc.per_step = true;
+        return plans.emplace(key, std::move(cc)).first->second;
     }
     Compiled cc;
     if (g.scratch_bytes() > 0) {
@@ -110,15 +108,57 @@ Session::Impl::Compiled& Session::Impl::compiled(uint32_t n, bool all_logits, co
 
 void Session::eval_chunk(const int32_t* tokens, uint32_t n, bool all_logits, float* logits_out) {
     Impl& I = *impl_;
-    Impl::Compiled& cc = I.compiled(n, all_logits, numerics_);
+    Impl::Compiled& cc = I.compiled(n, all_logits, numerics_, opts_.lower_tier1);
     std::vector<int32_t> pos(n);
     for (uint32_t i = 0; i < n; ++i) pos[i] = static_cast<int32_t>(n_past_ + i);
     I.inputs.write(0, tokens, uint64_t(n) * 4);
     I.inputs.write(uint64_t(I.chunk_cap) * 4, pos.data(), uint64_t(n) * 4);
-    cc.plan.submit();
+    if (cc.per_step)
+        eval_chunk_lowered(tokens, pos.data(), n, all_logits);
+    else
+        cc.plan.submit();
     I.dev.synchronize();
     uint32_t rows = all_logits ? n : 1;
     I.logits.read(0, logits_out, uint64_t(rows) * I.cfg.vocab * 4);
+}
+
+void Session::eval_chunk_lowered(const int32_t* tokens, const int32_t* positions, uint32_t n, bool all_logits) {
+#ifdef DS4_MODEL_HAS_DECOMPOSE
+    Impl& I = *impl_;
+    host::Graph g;
+    I.build(g, I.scratch.get(), n, all_logits, numerics_);
+    // Host values of the small I32 inputs, identified by their place in the input buffer.
+    decompose::StepValues values;
+    values.read_i32 = [&](const ds4_tensor& t) -> std::vector<int32_t> {
+        uint64_t count = uint64_t(t.ne[0]) * t.ne[1] * t.ne[2] * t.ne[3];
+        if (t.buffer == I.inputs.get()) {
+            if (t.offset == 0 && count <= n) return std::vector<int32_t>(tokens, tokens + count);
+            if (t.offset == uint64_t(I.chunk_cap) * 4 && count <= n) return std::vector<int32_t>(positions, positions + count);
+            if (t.offset == uint64_t(I.chunk_cap) * 8) {
+                std::vector<int32_t> v(count);
+                for (uint64_t i = 0; i < count; ++i) v[i] = static_cast<int32_t>(i % I.cfg.o_groups);
+                return v;
+            }
+        }
+        throw Error("session: a lowered op needs the host values of a tensor that is not a step input");
+    };
+    const bool all = opts_.lower_tier1;
+    decompose::lower_unclaimed(g, [&](const ds4_node& node) { return !all && I.dev.node_supported(node); }, values);
+    if (g.scratch_bytes() > I.step_scratch_size) {
+        I.step_scratch = host::Buffer();
+        I.step_scratch = I.dev.alloc(g.scratch_bytes(), DS4_BUFFER_SCRATCH);
+        I.step_scratch_size = g.scratch_bytes();
+    }
+    if (g.scratch_bytes() > 0) {
+        g.bind_scratch(I.step_scratch.get());
+        g.upload_constants([&](uint64_t off, const void* data, uint64_t size) { I.step_scratch.write(off, data, size); });
+    }
+    host::Plan plan = I.dev.create_plan(g.c_graph());
+    plan.submit();
+#else
+    (void)tokens, (void)positions, (void)n, (void)all_logits;
+    throw Error("session: tier-1 lowering is not available in this build", DS4_ERR_UNSUPPORTED);
+#endif
 }
 
 void Session::maybe_checkpoint() {

@@ -46,6 +46,10 @@ struct SessionOptions {
     NumericsOptions numerics_options;
     uint32_t max_checkpoints = 8;    // rewind checkpoints kept (0 = rewind always replays from 0)
     uint32_t checkpoint_stride = 256;  // take one at the start of an eval when the newest is this old
+    // Testing: decompose EVERY Tier-1 node into Tier-0 ops even when the backend runs it
+    // (unclaimed Tier-1 nodes are always decomposed). Decomposed graphs depend on positions
+    // and token ids, so they are rebuilt for every chunk instead of being cached.
+    bool lower_tier1 = false;
 };
 
 // (tokens done, tokens total) during eval.
@@ -69,6 +73,8 @@ public:
 
     // State bytes a session with these options needs (before allocating anything).
     static ContextMemory memory(const ModelConfig& cfg, const SessionOptions& opts);
+    // Activation scratch one chunk graph of n_tokens needs (shape-only build, no device).
+    static uint64_t scratch_estimate(const ModelConfig& cfg, uint32_t n_tokens, bool all_logits = false);
 
     // Evaluates `tokens` at positions n_past().. . Returns the last token's logits [vocab], or
     // every token's logits [n][vocab] when all_logits. Throws ds4::Error (context full, bad
@@ -94,6 +100,7 @@ public:
 
 private:
     void eval_chunk(const int32_t* tokens, uint32_t n, bool all_logits, float* logits_out);
+    void eval_chunk_lowered(const int32_t* tokens, const int32_t* positions, uint32_t n, bool all_logits);
     void maybe_checkpoint();
 
     const Model& model_;

@@ -29,6 +29,7 @@ struct Session::Impl {
     struct Compiled {
         host::Plan plan;
         host::Buffer graph_scratch;  // scratch of nodes added by Tier-1 lowering, if any
+        bool per_step = false;       // Tier-1 nodes must be lowered: rebuild for every chunk
     };
     std::map<std::pair<uint32_t, bool>, Compiled> plans;  // (n tokens, all logits)
 
@@ -38,6 +39,8 @@ struct Session::Impl {
         std::vector<float> logits;
     };
     std::deque<Checkpoint> checkpoints;
+    host::Buffer step_scratch;     // decomposition scratch of per-step (lowered) graphs
+    uint64_t step_scratch_size = 0;
 
     Impl(const ModelConfig& c, const ModelWeights& w, const host::Device& d) : cfg(c), weights(w), dev(d) {}
 
@@ -46,7 +49,7 @@ struct Session::Impl {
     // Builds the chunk graph into g (scratch == nullptr: measuring pass).
     uint64_t build(host::Graph& g, ds4_buffer* scratch_buf, uint32_t n, bool all_logits,
                    const NumericsOptions& num) const;
-    Compiled& compiled(uint32_t n, bool all_logits, const NumericsOptions& num);
+    Compiled& compiled(uint32_t n, bool all_logits, const NumericsOptions& num, bool lower_all);
 
     // Live state at n_past as bytes: per layer the raw rows of positions [n−window, n) in
     // order, [compressed rows], frontier kv/score, and for CSA [indexer rows], indexer frontier.

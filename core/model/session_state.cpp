@@ -32,10 +32,9 @@ std::string mib(uint64_t b) { return std::to_string((b + 1048575) / 1048576) + "
 
 }  // namespace
 
-void Session::Impl::allocate(const SessionOptions& opts, const ContextMemory& mem) {
-    raw_cap = mem.raw_cap;
-    chunk_cap = raw_cap - cfg.window + 1;
-    layers.resize(cfg.n_layer);
+uint64_t detail::layout_state(const ModelConfig& cfg, uint64_t ctx, uint32_t raw_cap,
+                              std::vector<detail::LayerState>& layers) {
+    layers.assign(cfg.n_layer, detail::LayerState{});
     uint64_t off = 0;
     auto place = [&](int64_t ne0, int64_t ne1) {
         ds4_tensor t = f32_tensor(ne0, ne1, off);
@@ -47,7 +46,7 @@ void Session::Impl::allocate(const SessionOptions& opts, const ContextMemory& me
         L.ring = place(cfg.head_dim, raw_cap);
         uint32_t r = cfg.ratio(il);
         if (r == 0) continue;
-        int64_t cap = std::max<uint64_t>(1, comp_rows_for(opts.ctx, r));
+        int64_t cap = std::max<uint64_t>(1, comp_rows_for(ctx, r));
         int64_t coff = cfg.coff(il);
         L.has_comp = true;
         L.comp = place(cfg.head_dim, cap);
@@ -60,6 +59,13 @@ void Session::Impl::allocate(const SessionOptions& opts, const ContextMemory& me
             L.idx_sc = place(coff * cfg.idx_head_dim, coff * r);
         }
     }
+    return off;
+}
+
+void Session::Impl::allocate(const SessionOptions& opts, const ContextMemory& mem) {
+    raw_cap = mem.raw_cap;
+    chunk_cap = raw_cap - cfg.window + 1;
+    uint64_t off = detail::layout_state(cfg, opts.ctx, raw_cap, layers);
     try {
         state = dev.alloc(off, DS4_BUFFER_STATE);
     } catch (const Error& e) {

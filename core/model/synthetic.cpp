@@ -1,7 +1,11 @@
 #include "model/synthetic.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <thread>
 
 #include "gguf/gguf.h"
 #include "host/status.h"
@@ -103,14 +107,67 @@ void stream_tensor(gguf::ByteSink& sink, const TensorSpec& t, ds4_type type, con
         }
         return;
     }
+    // Rows are drawn in order from one RNG stream, then quantized in parallel (the quantizers
+    // are slow for IQ2_XXS and rows are independent), then written in order: deterministic.
     Dist dd = dist_for(t, spec);
-    std::vector<float> f(row_len);
-    std::vector<uint8_t> q(ds4_type_row_bytes(type, row_len));
-    for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t j = 0; j < row_len; ++j) f[j] = dd.center + dd.width * rng.uniform();
-        if (!quant::quantize_row(type, f.data(), q.data(), row_len))
-            throw Error("synthetic: cannot encode tensor '" + t.name + "' as " + ds4_type_name(type));
+    const int64_t row_bytes = ds4_type_row_bytes(type, row_len);
+    const int64_t block_rows = std::max<int64_t>(1, (1 << 20) / row_len);
+    std::vector<float> f;
+    std::vector<uint8_t> q;
+    unsigned n_threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+    for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
+        int64_t nr = std::min(block_rows, rows - r0);
+        f.resize(nr * row_len);
+        q.resize(nr * row_bytes);
+        for (float& v : f) v = dd.center + dd.width * rng.uniform();
+        std::atomic<bool> ok{true};
+        auto work = [&](unsigned ti) {
+            for (int64_t r = ti; r < nr; r += n_threads)
+                if (!quant::quantize_row(type, f.data() + r * row_len, q.data() + r * row_bytes, row_len)) ok = false;
+        };
+        if (nr < 4 * int64_t(n_threads)) {  // small tensors: not worth threads
+            for (unsigned ti = 0; ti < n_threads; ++ti) work(ti);
+        } else {
+            std::vector<std::thread> pool;
+            for (unsigned ti = 0; ti < n_threads; ++ti) pool.emplace_back(work, ti);
+            for (auto& th : pool) th.join();
+        }
+        if (!ok) throw Error("synthetic: cannot encode tensor '" + t.name + "' as " + ds4_type_name(type));
         sink.write(q.data(), q.size());
+    }
+}
+
+// Adds every tensor of `specs_in` (optional ones only when spec.router_bias) as a stream
+// that is generated while the writer writes (spec and progress must outlive Writer::write).
+void add_tensors(gguf::Writer& w, std::vector<TensorSpec> specs_in, const SyntheticSpec& spec,
+                 const SyntheticProgress& progress) {
+    auto specs = std::make_shared<std::vector<TensorSpec>>();
+    for (TensorSpec& t : specs_in)
+        if (!t.optional || spec.router_bias) specs->push_back(std::move(t));
+    auto done = std::make_shared<std::pair<uint64_t, uint64_t>>(0, 0);  // tensors, bytes
+    uint64_t total_bytes = 0;
+    for (const TensorSpec& t : *specs) {
+        ds4_type type = recipe_type(spec.recipe, t.cls);
+        int64_t rb = ds4_type_row_bytes(type, t.ne[0]);
+        if (rb < 0)
+            throw Error("synthetic: tensor '" + t.name + "' row of " + std::to_string(t.ne[0]) +
+                        " elements is not a multiple of the " + ds4_type_name(type) + " block (" +
+                        std::to_string(ds4_type_block_elems(type)) + "); recipe " + recipe_name(spec.recipe));
+        total_bytes += rb * (t.n_elements() / t.ne[0]);
+    }
+    const uint64_t n_total = specs->size();
+    for (size_t i = 0; i < specs->size(); ++i) {
+        const TensorSpec& t = (*specs)[i];
+        ds4_type type = recipe_type(spec.recipe, t.cls);
+        uint64_t nbytes = ds4_type_row_bytes(type, t.ne[0]) * (t.n_elements() / t.ne[0]);
+        w.add_tensor(t.name, type, t.ne, [&spec, &progress, specs, done, i, type, nbytes, n_total,
+                                          total_bytes](gguf::ByteSink& sink) {
+            const TensorSpec& ts = (*specs)[i];
+            stream_tensor(sink, ts, type, spec);
+            done->first += 1;
+            done->second += nbytes;
+            if (progress) progress(ts.name, done->first, n_total, done->second, total_bytes);
+        });
     }
 }
 
@@ -155,6 +212,22 @@ SyntheticSpec SyntheticSpec::full(uint32_t n_layer) {
     return s;
 }
 
+void write_synthetic_mtp(const std::string& path, const SyntheticSpec& spec, const SyntheticProgress& progress) {
+    spec.cfg.validate("synthetic spec");
+    gguf::Writer w;
+    try {
+        w.add_u32("general.alignment", 32);
+        w.add_string("general.architecture", "deepseek4");
+        w.add_string("general.name", spec.cfg.name + "-mtp");
+        SyntheticSpec s = spec;
+        s.router_bias = true;  // required in the MTP block
+        add_tensors(w, mtp_tensors(spec.cfg), s, progress);
+        w.write(path);
+    } catch (const gguf::Error& e) {
+        throw Error(e.what());
+    }
+}
+
 std::vector<std::string> synthetic_vocab(uint32_t vocab) {
     std::vector<std::string> v = {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"};
     for (int b = 0; b < 256; ++b) v.push_back(byte_symbol(b));
@@ -193,32 +266,7 @@ void write_synthetic(const std::string& path, const SyntheticSpec& spec, const S
         w.add_u32("tokenizer.ggml.bos_token_id", 0);
         w.add_u32("tokenizer.ggml.eos_token_id", 1);
 
-        std::vector<TensorSpec> specs = model_tensors(spec.cfg);
-        uint64_t total_bytes = 0;
-        std::vector<const TensorSpec*> chosen;
-        for (const TensorSpec& t : specs) {
-            if (t.optional && !spec.router_bias) continue;
-            chosen.push_back(&t);
-            total_bytes += ds4_type_row_bytes(recipe_type(spec.recipe, t.cls), t.ne[0]) * (t.n_elements() / t.ne[0]);
-        }
-        uint64_t done = 0, bytes = 0;
-        for (const TensorSpec* tp : chosen) {
-            const TensorSpec& t = *tp;
-            ds4_type type = recipe_type(spec.recipe, t.cls);
-            if (ds4_type_row_bytes(type, t.ne[0]) < 0)
-                throw Error("synthetic: tensor '" + t.name + "' row of " + std::to_string(t.ne[0]) +
-                            " elements is not a multiple of the " + ds4_type_name(type) + " block (" +
-                            std::to_string(ds4_type_block_elems(type)) + "); recipe " + recipe_name(spec.recipe));
-            uint64_t nbytes = ds4_type_row_bytes(type, t.ne[0]) * (t.n_elements() / t.ne[0]);
-            uint64_t n_total = chosen.size();
-            w.add_tensor(t.name, type, t.ne, [&spec, tp, type, nbytes, n_total, total_bytes, &done, &bytes,
-                                              &progress](gguf::ByteSink& sink) {
-                stream_tensor(sink, *tp, type, spec);
-                ++done;
-                bytes += nbytes;
-                if (progress) progress(tp->name, done, n_total, bytes, total_bytes);
-            });
-        }
+        add_tensors(w, model_tensors(spec.cfg), spec, progress);
         w.write(path);
     } catch (const gguf::Error& e) {
         throw Error(e.what());

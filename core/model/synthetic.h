@@ -50,6 +50,9 @@ using SyntheticProgress =
 // Writes the GGUF (atomically). Throws ds4::Error.
 void write_synthetic(const std::string& path, const SyntheticSpec& spec, const SyntheticProgress& progress = {});
 
+// Writes the MTP GGUF matching spec (MODEL.md §B.5: mtp.0.* tensors only, types from the recipe).
+void write_synthetic_mtp(const std::string& path, const SyntheticSpec& spec, const SyntheticProgress& progress = {});
+
 // The generated vocabulary of `vocab` entries (see top).
 std::vector<std::string> synthetic_vocab(uint32_t vocab);
 

@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include <cstring>
+#include <functional>
 #include <unordered_map>
 
 #include "gguf/gguf.h"
@@ -73,28 +75,48 @@ const ds4_tensor* lookup(const std::vector<std::pair<std::string, ds4_tensor>>& 
     return nullptr;
 }
 
+// Hash routing indexes experts with these ids: every id must name an expert and a token's ids
+// must be distinct (MODEL.md §C.4). Checked once at load so bad files fail with a clear line.
+void validate_tid2eid(const gguf::File& f, const ModelConfig& cfg) {
+    for (uint32_t il = 0; il < cfg.n_hash_layer; ++il) {
+        std::string name = "blk." + std::to_string(il) + ".ffn_gate_tid2eid.weight";
+        const gguf::TensorInfo* ti = f.find_tensor(name);
+        if (!ti) continue;  // validate_layout reports it
+        const int64_t k = ti->ne[0], rows = ti->ne[1];
+        const uint8_t* p = ti->data;
+        for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t j = 0; j < k; ++j) {
+                int32_t e;
+                std::memcpy(&e, p + (r * k + j) * 4, 4);
+                if (e < 0 || static_cast<uint32_t>(e) >= cfg.n_expert)
+                    throw Error(f.name() + ": tensor '" + name + "': token " + std::to_string(r) + " has expert id " +
+                                std::to_string(e) + ", expected 0.." + std::to_string(cfg.n_expert - 1));
+                for (int64_t q = 0; q < j; ++q) {
+                    int32_t o;
+                    std::memcpy(&o, p + (r * k + q) * 4, 4);
+                    if (o == e)
+                        throw Error(f.name() + ": tensor '" + name + "': token " + std::to_string(r) +
+                                    " lists expert " + std::to_string(e) + " twice");
+                }
+            }
+        }
+    }
+}
+
 }  // namespace
 
-ModelWeights::ModelWeights(const gguf::File& f, const ModelConfig& cfg, const host::Device& dev,
-                           const LoadProgress& progress) {
-    std::vector<TensorSpec> specs = model_tensors(cfg);
-    validate_layout(f, specs);
-    bind_all(f, specs, dev, progress, buffers_, tensors_, wrapped_, bytes_);
+namespace detail {
 
-    std::unordered_map<std::string_view, const ds4_tensor*> by_name;
-    for (auto& [n, t] : tensors_) by_name.emplace(n, &t);
-    auto get = [&](const std::string& name) -> const ds4_tensor* {
-        auto it = by_name.find(name);
-        return it == by_name.end() ? nullptr : it->second;
-    };
+void assign_weight_fields(const std::function<const ds4_tensor*(const std::string&)>& get, uint32_t n_layer,
+                          GlobalWeights& global_, std::vector<LayerWeights>& layers_) {
     global_.token_embd = get("token_embd.weight");
     global_.output = get("output.weight");
     global_.output_norm = get("output_norm.weight");
     global_.hc_head_fn = get("output_hc_fn.weight");
     global_.hc_head_scale = get("output_hc_scale.weight");
     global_.hc_head_base = get("output_hc_base.weight");
-    layers_.resize(cfg.n_layer);
-    for (uint32_t il = 0; il < cfg.n_layer; ++il) {
+    layers_.resize(n_layer);
+    for (uint32_t il = 0; il < n_layer; ++il) {
         std::string p = "blk." + std::to_string(il) + ".";
         LayerWeights& L = layers_[il];
         L.hc_attn_fn = get(p + "hc_attn_fn.weight");
@@ -133,6 +155,25 @@ ModelWeights::ModelWeights(const gguf::File& f, const ModelConfig& cfg, const ho
         L.idx_comp_gate = get(p + "indexer_compressor_gate.weight");
         L.idx_comp_norm = get(p + "indexer_compressor_norm.weight");
     }
+}
+
+}  // namespace detail
+
+ModelWeights::ModelWeights(const gguf::File& f, const ModelConfig& cfg, const host::Device& dev,
+                           const LoadProgress& progress) {
+    std::vector<TensorSpec> specs = model_tensors(cfg);
+    validate_layout(f, specs);
+    validate_tid2eid(f, cfg);
+    bind_all(f, specs, dev, progress, buffers_, tensors_, wrapped_, bytes_);
+
+    std::unordered_map<std::string_view, const ds4_tensor*> by_name;
+    for (auto& [n, t] : tensors_) by_name.emplace(n, &t);
+    detail::assign_weight_fields(
+        [&](const std::string& name) -> const ds4_tensor* {
+            auto it = by_name.find(name);
+            return it == by_name.end() ? nullptr : it->second;
+        },
+        cfg.n_layer, global_, layers_);
 }
 
 const ds4_tensor* ModelWeights::find(std::string_view name) const { return lookup(tensors_, name); }

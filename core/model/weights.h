@@ -72,6 +72,7 @@ public:
 
     const GlobalWeights& global() const { return global_; }
     const LayerWeights& layer(uint32_t il) const { return layers_[il]; }
+    const std::vector<LayerWeights>& layers() const { return layers_; }
     bool wrapped() const { return wrapped_; }        // true: zero-copy view of the mmap
     uint64_t bytes() const { return bytes_; }        // bytes of all bound tensors
     // Descriptor of any bound tensor by GGUF name, nullptr if not bound.

@@ -6,12 +6,15 @@
 //   auto r = ds4::convert::convert_hf(o);         // throws ds4::Error: one clear line
 //   // r.cfg (the model shape written), r.naming, r.n_tensors, r.bytes
 //
-// Inputs: config.json + every *.safetensors in hf_dir (sharded or not), in either naming
-// (detected automatically, see hf_tensors.h):
+// Inputs: config.json + every *.safetensors in hf_dir (sharded or not), in any of three
+// namings (detected automatically, see hf_tensors.h):
 //   * Official DeepSeek checkpoint: "embed.weight", "layers.N.attn.wq_a.weight" (+ ".scale",
 //     FP8 e4m3 with UE8M0 128x128 block scales), FP4 e2m1 experts "layers.N.ffn.experts.E.w1.weight"
 //     (I8 packed, + ".scale" UE8M0 per 32), "layers.N.ffn.gate.tid2eid" (I64), ...
-//   * transformers DeepseekV4ForCausalLM (save_pretrained): "model.layers.N.self_attn.q_a_proj.weight",
+//   * transformers save_pretrained (5.x): the official names behind "model." ("model.layers.N.attn.wq_a.weight",
+//     "model.embed_tokens.weight", "model.hc_head.hc_fn", "model.layers.N.attn.norm.weight" = kv_norm)
+//     with "head.weight" unprefixed; experts split per expert; float weights.
+//   * transformers module (state_dict) names: "model.layers.N.self_attn.q_a_proj.weight",
 //     stacked "model.layers.N.mlp.experts.gate_up_proj" [E, 2I, H] (gate rows first, then up), ...
 // The tensor list, shapes and types come from core/model's layout table (model_tensors(cfg));
 // the recipe picks each tensor's type (recipe_type). Tensor data is streamed row by row
@@ -31,9 +34,9 @@
 
 namespace ds4::convert {
 
-// Which tensor naming a checkpoint uses.
-enum class Naming { Official, Transformers };
-const char* naming_name(Naming n);  // "official" | "transformers"
+// Which tensor naming a checkpoint uses (see top).
+enum class Naming { Official, Saved, Transformers };
+const char* naming_name(Naming n);  // "official" | "transformers-saved" | "transformers"
 
 // (GGUF tensor name, tensors done, tensors total, bytes done, bytes total)
 using ConvertProgress =
@@ -68,8 +71,9 @@ ConvertResult convert_hf(const ConvertOptions& opts);
 
 // config.json → ModelConfig (every deepseek4.* key of MODEL.md §A.3), both the official
 // config keys and transformers' DeepseekV4Config keys (docs/convert.md has the table).
-// `where` prefixes errors ("DIR/config.json: ...").
-model::ModelConfig config_from_hf_json(const std::string& json_text, const std::string& where);
+// `where` prefixes errors ("DIR/config.json: ..."). validate = false skips
+// ModelConfig::validate (core/model's consistency rules), to inspect a config it rejects.
+model::ModelConfig config_from_hf_json(const std::string& json_text, const std::string& where, bool validate = true);
 model::ModelConfig read_hf_config(const std::string& hf_dir);
 
 // ds4-convert --synthetic: core/model's synthetic writer with ds4-convert's options.

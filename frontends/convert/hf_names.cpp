@@ -60,32 +60,64 @@ const char* const kGlobalRules[][2] = {
 
 }  // namespace
 
-const char* naming_name(Naming n) { return n == Naming::Official ? "official" : "transformers"; }
-
-Naming detect_naming(const Checkpoint& ckpt) {
-    const bool official = ckpt.find("embed.weight") || ckpt.find("layers.0.attn_norm.weight");
-    const bool hf = ckpt.find("model.embed_tokens.weight") || ckpt.find("model.layers.0.input_layernorm.weight");
-    if (official && hf)
-        throw Error(ckpt.dir() + ": checkpoint mixes the official naming (embed.weight) and the transformers "
-                                 "naming (model.embed_tokens.weight)");
-    if (official) return Naming::Official;
-    if (hf) return Naming::Transformers;
-    throw Error(ckpt.dir() + ": not a DeepSeek V4 checkpoint: neither 'embed.weight' (official naming) nor "
-                             "'model.embed_tokens.weight' (transformers naming) is present");
+const char* naming_name(Naming n) {
+    switch (n) {
+    case Naming::Official: return "official";
+    case Naming::Saved: return "transformers-saved";
+    case Naming::Transformers: return "transformers";
+    }
+    return "?";
 }
 
-std::string source_name(Naming naming, const model::TensorSpec& spec) {
+Naming detect_naming(const Checkpoint& ckpt) {
+    struct Marker {
+        Naming naming;
+        const char* a;
+        const char* b;
+    };
+    const Marker markers[] = {
+        {Naming::Official, "layers.0.attn_norm.weight", "embed.weight"},
+        {Naming::Saved, "model.layers.0.attn_norm.weight", "model.layers.0.attn.wkv.weight"},
+        {Naming::Transformers, "model.layers.0.input_layernorm.weight", "model.layers.0.self_attn.kv_proj.weight"},
+    };
+    std::vector<Naming> found;
+    for (const Marker& m : markers)
+        if (ckpt.find(m.a) || ckpt.find(m.b)) found.push_back(m.naming);
+    if (found.size() == 1) return found[0];
+    if (found.empty())
+        throw Error(ckpt.dir() + ": not a DeepSeek V4 checkpoint: none of 'layers.0.attn_norm.weight' (official "
+                                 "naming), 'model.layers.0.attn_norm.weight' (transformers save_pretrained) or "
+                                 "'model.layers.0.input_layernorm.weight' (transformers module names) is present");
+    throw Error(ckpt.dir() + ": checkpoint mixes tensor namings (" + naming_name(found[0]) + " and " +
+                naming_name(found[1]) + ")");
+}
+
+std::vector<std::string> source_names(Naming naming, const model::TensorSpec& spec) {
     const std::string& off = spec.hf_name;
-    if (naming == Naming::Official) return off;
+    const std::string kv = ".attn.kv_norm.weight";
+    const bool is_kv_norm = off.size() > kv.size() && off.compare(off.size() - kv.size(), kv.size(), kv) == 0;
+    // transformers' rules rename ".norm." to ".kv_norm." on load: the official checkpoint may
+    // well spell kv_norm "attn.norm.weight" (docs/reference-findings.md §8); accept both.
+    const std::string kv_as_norm = is_kv_norm ? off.substr(0, off.size() - kv.size()) + ".attn.norm.weight" : "";
+    if (naming == Naming::Official) return is_kv_norm ? std::vector<std::string>{off, kv_as_norm} : std::vector<std::string>{off};
+    if (naming == Naming::Saved) {
+        // save_pretrained: "model." + official, but the globals as transformers spells them
+        // and kv_norm as "attn.norm" (its reverse rename of self_attn.kv_norm).
+        if (off == "head.weight") return {"head.weight", "lm_head.weight"};
+        for (auto& r : kGlobalRules)
+            if (off == r[0]) return {r[1], "model." + off};
+        if (is_kv_norm) return {"model." + kv_as_norm, "model." + off};
+        return {"model." + off};
+    }
     for (auto& r : kGlobalRules)
-        if (off == r[0]) return r[1];
+        if (off == r[0]) return {r[1]};
     if (off.rfind("layers.", 0) == 0) {
         size_t dot = off.find('.', 7);
         if (dot != std::string::npos) {
             std::string prefix = "model." + off.substr(0, dot + 1);  // "model.layers.L."
             std::string suffix = off.substr(dot + 1);
             for (auto& r : kLayerRules)
-                if (suffix == r[0]) return prefix + r[1];
+                if (suffix == r[0]) return {prefix + r[1]};
         }
     }
     throw Error("internal: no transformers name for layout tensor '" + spec.name + "' (official '" + off + "')");

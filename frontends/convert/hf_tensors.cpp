@@ -233,9 +233,24 @@ void RowSource::read_rows_i32(int64_t, int64_t, int32_t*) const {
     throw Error("internal: read_rows_i32 on a float tensor source");
 }
 
+namespace {
+
+// The first candidate name present in the checkpoint (per-expert names checked for expert
+// 0), or the preferred one when none is, so the error names what was expected.
+std::string resolve(const Checkpoint& ck, const std::vector<std::string>& names) {
+    for (const std::string& n : names) {
+        std::string probe = n;
+        if (auto p = probe.find("{E}"); p != std::string::npos) probe.replace(p, 3, "0");
+        if (ck.find(probe)) return n;
+    }
+    return names.front();
+}
+
+}  // namespace
+
 std::unique_ptr<RowSource> open_source(const Checkpoint& ck, Naming naming, const model::TensorSpec& spec,
                                        const model::ModelConfig& cfg) {
-    const std::string name = source_name(naming, spec);
+    const std::string name = resolve(ck, source_names(naming, spec));
     const Shape want = reversed(spec.ne);  // PyTorch shape, outermost first
     std::unique_ptr<RowSource> src;
     const bool experts = spec.cls == model::TensorClass::ExpertGateUp || spec.cls == model::TensorClass::ExpertDown;
@@ -249,8 +264,8 @@ std::unique_ptr<RowSource> open_source(const Checkpoint& ck, Naming naming, cons
             throw Error(where(*t) + ": shape " + shape_str(t->shape) + ", expected " + shape_str(want) +
                         " ([vocab_size, num_experts_per_tok])");
         src = std::make_unique<Tid2EidSource>(*t, cfg.n_expert);
-    } else if (experts && naming == Naming::Official) {
-        // want = [E, OUT, IN]: one tensor per expert.
+    } else if (experts && name.find("{E}") != std::string::npos) {
+        // Official / saved: one [OUT, IN] tensor per expert; want = [E, OUT, IN].
         std::vector<Matrix> per;
         per.reserve(static_cast<size_t>(want[0]));
         for (int64_t e = 0; e < want[0]; ++e) {

@@ -30,15 +30,18 @@
 
 namespace ds4::convert {
 
-// Detects the naming from marker tensors ("embed.weight" / "model.embed_tokens.weight").
-// Throws ds4::Error when neither (or both) is present.
+// Detects the naming from layer 0's attention norm ("layers.0.attn_norm.weight" official,
+// "model.layers.0.attn_norm.weight" saved, "model.layers.0.input_layernorm.weight" module).
+// Throws ds4::Error when none or several are present.
 Naming detect_naming(const Checkpoint& ckpt);
 
-// The checkpoint name of a layout tensor's source in `naming`. Official names are the
-// layout table's hf_name; transformers names are derived by rule. For the stacked experts
-// the official name contains "{E}" (one tensor per expert) and the transformers name is the
-// stacked parameter ("...mlp.experts.gate_up_proj").
-std::string source_name(Naming naming, const model::TensorSpec& spec);
+// The checkpoint names a layout tensor's source may have in `naming`, preferred first
+// (transformers' save_pretrained writes kv_norm as "attn.norm"; older spellings follow).
+// Official names are the layout table's hf_name; the others are derived by rule. For
+// per-expert tensors the name contains "{E}"; the module naming names the stacked
+// parameter ("...mlp.experts.gate_up_proj").
+std::vector<std::string> source_names(Naming naming, const model::TensorSpec& spec);
+inline std::string source_name(Naming naming, const model::TensorSpec& spec) { return source_names(naming, spec).front(); }
 
 class RowSource {
 public:

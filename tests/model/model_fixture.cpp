@@ -5,6 +5,8 @@
 #include <map>
 #include <mutex>
 
+#include <unistd.h>
+
 #include "host/status.h"
 
 namespace ds4::model::test {
@@ -36,18 +38,30 @@ const host::Device* cpu_device(std::string* why) {
     return dev.get();
 }
 
+// ctest runs every test in its own process, possibly in parallel: each process writes its own
+// copies (name with the pid) and removes them when it exits.
+struct WrittenFiles {
+    std::vector<std::string> paths;
+    ~WrittenFiles() {
+        for (auto& p : paths) std::filesystem::remove(p);
+    }
+};
+
 std::string tiny_model_path(Recipe r) {
     static std::mutex mu;
+    static WrittenFiles written;
+    static std::map<Recipe, std::string> by_recipe;
     std::lock_guard<std::mutex> lock(mu);
-    std::string path = std::string(DS4_MODEL_TEST_DIR) + "/tiny-" + recipe_name(r) + ".gguf";
-    static std::map<Recipe, bool> written;
-    if (!written[r]) {
-        SyntheticSpec spec = SyntheticSpec::tiny();
-        spec.recipe = r;
-        spec.seed = 1234;
-        write_synthetic(path, spec);
-        written[r] = true;
-    }
+    auto it = by_recipe.find(r);
+    if (it != by_recipe.end()) return it->second;
+    std::string path = std::string(DS4_MODEL_TEST_DIR) + "/tiny-" + recipe_name(r) + "-" +
+                       std::to_string(static_cast<long>(::getpid())) + ".gguf";
+    SyntheticSpec spec = SyntheticSpec::tiny();
+    spec.recipe = r;
+    spec.seed = 1234;
+    write_synthetic(path, spec);
+    written.paths.push_back(path);
+    by_recipe[r] = path;
     return path;
 }
 

@@ -8,6 +8,7 @@
 #include "host/status.h"
 #include "model/layout.h"
 #include "model/synthetic.h"
+#include "model_fixture.h"
 
 namespace ds4::model {
 namespace {
@@ -16,8 +17,10 @@ TEST(Layout, RealModelTensorCount) {
     std::vector<TensorSpec> t = model_tensors(ModelConfig::flash());
     size_t required = 0, optional = 0;
     for (auto& s : t) (s.optional ? optional : required)++;
-    EXPECT_EQ(required, 1328u);  // MODEL.md §B.4 derived count
-    EXPECT_EQ(optional, 40u);    // exp_probs_b on layers 3..42
+    // MODEL.md §B.4 derives 1328 tensors for the official file, which has exp_probs_b on
+    // layers 3..42 (optional in ds4, so listed as optional here).
+    EXPECT_EQ(required + optional, 1328u);
+    EXPECT_EQ(optional, 40u);
     EXPECT_EQ(t[0].name, "token_embd.weight");
     EXPECT_EQ(t[0].ne, (std::vector<int64_t>{4096, 129280}));
     auto find = [&](const std::string& n) -> const TensorSpec& {
@@ -129,7 +132,10 @@ TEST(Synthetic, VocabularyHasTheSpecialsByString) {
 
 TEST(Synthetic, WritesAValidDeterministicFile) {
     SyntheticSpec s = SyntheticSpec::tiny();
-    s.recipe = Recipe::Q2;
+    s.recipe = Recipe::Q8;  // fast to quantize; the q2 file is checked below
+    s.cfg.n_layer = 4;      // smaller file; still sliding, hash, CSA and HCA layers
+    s.cfg.compress_ratios = {0, 0, 4, 8};
+    s.cfg.swiglu_clamp.assign(4, 10.0f);
     std::string p1 = std::string(DS4_MODEL_TEST_DIR) + "/syn-a.gguf", p2 = std::string(DS4_MODEL_TEST_DIR) + "/syn-b.gguf";
     uint64_t calls = 0, last_total = 0;
     write_synthetic(p1, s, [&](const std::string&, uint64_t done, uint64_t total, uint64_t, uint64_t) {
@@ -144,8 +150,14 @@ TEST(Synthetic, WritesAValidDeterministicFile) {
     EXPECT_NO_THROW(validate_layout(a, model_tensors(cfg)));
     ASSERT_EQ(a.file_size(), b.file_size());
     EXPECT_EQ(0, std::memcmp(a.base(), b.base(), a.file_size()));
-    EXPECT_EQ(a.tensor("blk.3.ffn_gate_exps.weight").type, DS4_TYPE_IQ2_XXS);
-    EXPECT_EQ(a.tensor("blk.3.ffn_down_exps.weight").type, DS4_TYPE_Q2_K);
+    EXPECT_EQ(a.tensor("blk.3.ffn_gate_exps.weight").type, DS4_TYPE_Q8_0);
+    gguf::File q2 = gguf::File::open(test::tiny_model_path(Recipe::Q2));
+    EXPECT_EQ(q2.tensor("blk.3.ffn_gate_exps.weight").type, DS4_TYPE_IQ2_XXS);
+    EXPECT_EQ(q2.tensor("blk.3.ffn_up_exps.weight").type, DS4_TYPE_IQ2_XXS);
+    EXPECT_EQ(q2.tensor("blk.3.ffn_down_exps.weight").type, DS4_TYPE_Q2_K);
+    EXPECT_EQ(q2.tensor("blk.3.attn_q_b.weight").type, DS4_TYPE_Q8_0);
+    EXPECT_EQ(q2.tensor("blk.3.hc_attn_fn.weight").type, DS4_TYPE_F16);
+    EXPECT_EQ(q2.tensor("blk.3.attn_norm.weight").type, DS4_TYPE_F32);
     EXPECT_EQ(a.get_array("tokenizer.ggml.tokens").size(), 384u);
     // A different seed gives different weights.
     s.seed = 99;
@@ -153,6 +165,54 @@ TEST(Synthetic, WritesAValidDeterministicFile) {
     gguf::File c = gguf::File::open(p2);
     EXPECT_NE(0, std::memcmp(a.tensor("blk.1.attn_kv.weight").data, c.tensor("blk.1.attn_kv.weight").data,
                              a.tensor("blk.1.attn_kv.weight").size));
+}
+
+}  // namespace
+}  // namespace ds4::model
+
+namespace ds4::model {
+namespace {
+
+TEST(Mtp, SyntheticMtpFileBindsAndBadOnesAreRefused) {
+    std::string why;
+    SyntheticSpec s = SyntheticSpec::tiny();
+    s.recipe = Recipe::Q8;
+    std::string path = std::string(DS4_MODEL_TEST_DIR) + "/tiny-mtp.gguf";
+    write_synthetic_mtp(path, s);
+    gguf::File f = gguf::File::open(path);
+    EXPECT_NO_THROW(validate_layout(f, mtp_tensors(s.cfg)));
+    EXPECT_EQ(f.tensor("mtp.0.e_proj.weight").type, DS4_TYPE_Q8_0);
+    EXPECT_EQ(f.tensor("mtp.0.exp_probs_b.bias").ne[0], 8);
+    if (const host::Device* dev = test::cpu_device(&why)) {
+        auto m = Model::open(test::tiny_model_path(Recipe::F32), *dev);
+        m->attach_mtp(path);
+        ASSERT_NE(m->mtp(), nullptr);
+        EXPECT_NE(m->mtp()->find("mtp.0.ffn_gate_exps.weight"), nullptr);
+        // A main model file is not an MTP file.
+        try {
+            m->attach_mtp(test::tiny_model_path(Recipe::F32));
+            FAIL() << "accepted";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("tensor 'mtp.0.hc_head_base.weight' is missing"), std::string::npos)
+                << e.what();
+        }
+    }
+    // The MTP block requires its router bias.
+    gguf::Writer w;
+    for (const TensorSpec& t : mtp_tensors(s.cfg)) {
+        if (t.name == "mtp.0.exp_probs_b.bias") continue;
+        uint32_t type = recipe_type(Recipe::F16, t.cls);
+        w.add_tensor(t.name, type, t.ne,
+                     std::vector<uint8_t>(ds4_type_row_bytes(type, t.ne[0]) * (t.n_elements() / t.ne[0]), 0));
+    }
+    auto bytes = w.write_to_memory();
+    gguf::File g = gguf::File::open_memory(bytes.data(), bytes.size(), "mtp.gguf");
+    try {
+        validate_layout(g, mtp_tensors(s.cfg));
+        FAIL() << "accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "mtp.gguf: tensor 'mtp.0.exp_probs_b.bias' is missing (expected [8] f32)");
+    }
 }
 
 }  // namespace

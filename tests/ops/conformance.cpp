@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <random>
@@ -154,7 +155,10 @@ Input random_weight_input(ds4_type type, std::vector<int64_t> ne, uint64_t seed)
     const int64_t bb = ds4_type_block_bytes(type), nblocks = rows * cols / ds4_type_block_elems(type);
     in.storage.resize(static_cast<size_t>(nblocks * bb));
     std::mt19937_64 rng(seed);
-    for (auto& b : in.storage) b = static_cast<uint8_t>(rng() >> 56);
+    for (size_t i = 0; i < in.storage.size(); i += 8) {
+        uint64_t r = rng();
+        std::memcpy(in.storage.data() + i, &r, std::min<size_t>(8, in.storage.size() - i));
+    }
     // Scale fields (MODEL.md §E) get finite positive halves of a typical magnitude.
     auto put_half = [&](uint8_t* p, float lo, float hi) {
         float v = lo + (hi - lo) * static_cast<float>((rng() >> 40) * (1.0 / 16777216.0));
@@ -280,18 +284,21 @@ RunResult run_case(const host::Device& dev, const Case& c) {
     // Every buffer: [guard][payload][guard], guards filled with kGuardByte.
     struct Region {
         host::Buffer buf;
-        std::vector<uint8_t> initial;  // full buffer content as written
+        const std::vector<uint8_t>* payload;  // what was written between the guards
         std::string what;
         bool payload_may_change;
+        std::vector<uint8_t> final_payload;  // read back after the run (outputs only)
     };
     std::vector<Region> regions;
+    std::deque<std::vector<uint8_t>> owned_payloads;
+    const std::vector<uint8_t> guard(kGuardBytes, kGuardByte);
     auto make_region = [&](const std::vector<uint8_t>& payload, const std::string& what, bool may_change) {
         Region reg;
-        reg.initial.assign(kGuardBytes, kGuardByte);
-        reg.initial.insert(reg.initial.end(), payload.begin(), payload.end());
-        reg.initial.insert(reg.initial.end(), kGuardBytes, kGuardByte);
-        reg.buf = dev.alloc(reg.initial.size(), DS4_BUFFER_SCRATCH);
-        reg.buf.write(0, reg.initial.data(), reg.initial.size());
+        reg.payload = &payload;
+        reg.buf = dev.alloc(payload.size() + 2 * kGuardBytes, DS4_BUFFER_SCRATCH);
+        reg.buf.write(0, guard.data(), kGuardBytes);
+        if (!payload.empty()) reg.buf.write(kGuardBytes, payload.data(), payload.size());
+        reg.buf.write(kGuardBytes + payload.size(), guard.data(), kGuardBytes);
         reg.what = what;
         reg.payload_may_change = may_change;
         regions.push_back(std::move(reg));
@@ -320,9 +327,9 @@ RunResult run_case(const host::Device& dev, const Case& c) {
         }
         for (size_t i = dsts.size(); i < c.dsts.size(); ++i) {
             const Output& out = c.dsts[i];
-            std::vector<uint8_t> payload = out.init;
-            if (payload.empty()) payload.assign(contiguous_bytes(out.type, out.ne), kUnwrittenByte);
-            size_t ri = make_region(payload, "dst" + std::to_string(i), true);
+            owned_payloads.push_back(out.init);
+            if (owned_payloads.back().empty()) owned_payloads.back().assign(contiguous_bytes(out.type, out.ne), kUnwrittenByte);
+            size_t ri = make_region(owned_payloads.back(), "dst" + std::to_string(i), true);
             dsts.push_back(g.tensor(out.type, out.ne, regions[ri].buf.get(), kGuardBytes));
             dst_region.push_back(ri);
         }
@@ -343,23 +350,19 @@ RunResult run_case(const host::Device& dev, const Case& c) {
         plan.submit();
         dev.synchronize();
         for (auto& reg : regions) {
-            std::vector<uint8_t> now(reg.initial.size());
-            reg.buf.read(0, now.data(), now.size());
-            const size_t n = now.size();
-            for (size_t i = 0; i < n; ++i) {
-                bool guard = i < kGuardBytes || i >= n - kGuardBytes;
-                if (now[i] == reg.initial[i] || (!guard && reg.payload_may_change)) continue;
-                r.guard_violations.push_back(reg.what + (guard ? (i < kGuardBytes ? " guard before, byte " : " guard after, byte ")
-                                                               : " (input) modified, byte ") +
-                                             std::to_string(i));
-                break;
-            }
-            reg.initial.swap(now);  // keep the final content for outputs
+            const size_t n = reg.payload->size();
+            std::vector<uint8_t> before(kGuardBytes), after(kGuardBytes);
+            reg.buf.read(0, before.data(), kGuardBytes);
+            reg.buf.read(kGuardBytes + n, after.data(), kGuardBytes);
+            if (before != guard) r.guard_violations.push_back(reg.what + " guard before the tensor was overwritten");
+            if (after != guard) r.guard_violations.push_back(reg.what + " guard after the tensor was overwritten");
+            reg.final_payload.resize(n);
+            if (n) reg.buf.read(kGuardBytes, reg.final_payload.data(), n);
+            if (!reg.payload_may_change && reg.final_payload != *reg.payload)
+                r.guard_violations.push_back(reg.what + " (an input) was modified");
+            if (!reg.payload_may_change) std::vector<uint8_t>().swap(reg.final_payload);
         }
-        for (size_t i = 0; i < c.dsts.size(); ++i) {
-            const Region& reg = regions[dst_region[i]];
-            r.outputs.emplace_back(reg.initial.begin() + kGuardBytes, reg.initial.end() - kGuardBytes);
-        }
+        for (size_t i = 0; i < c.dsts.size(); ++i) r.outputs.push_back(std::move(regions[dst_region[i]].final_payload));
     } catch (const std::exception& e) {
         r.error = e.what();
     }

@@ -19,7 +19,7 @@ const char* act_name(uint32_t a) { return a == DS4_ACT_DS4 ? "ds4" : "f32"; }
 std::string variant(ds4_type t, uint32_t act) { return std::string(ds4_type_name(t)) + "/act=" + act_name(act); }
 
 // y = W·x for n rows of x; x may be given as a strided view via `x_input`.
-void matmul_case(const std::string& label, const Input& w, const std::vector<float>& x, int64_t n, uint32_t act,
+void matmul_case(const std::string& label, Input w, const std::vector<float>& x, int64_t n, uint32_t act,
                  bool check_determinism = true, const Input* x_input = nullptr) {
     const int64_t in = w.ne[0], out = w.ne[1];
     DotRef ref = matmul_reference(w, 0, out, x, n, act);
@@ -31,7 +31,7 @@ void matmul_case(const std::string& label, const Input& w, const std::vector<flo
              " n=" + std::to_string(n);
     c.variant = variant(w.type, act);
     c.params = params_bytes(p);
-    c.srcs.push_back(w);
+    c.srcs.push_back(std::move(w));
     c.srcs.push_back(x_input ? *x_input : f32_input({in, n}, x));
     c.dsts.push_back({DS4_TYPE_F32, {out, n}, {}});
     c.check_determinism = check_determinism;
@@ -125,14 +125,14 @@ TEST(Matmul, RealShapes) {
     for (const Shape& s : shapes) {
         Input w = random_weight_input(s.type, {s.in, s.out}, s.in ^ s.out);
         const int64_t n = s.type == DS4_TYPE_Q8_0 && s.in == 4096 ? 4 : 1;
-        matmul_case("real", w, random_floats(s.in * n, s.out, -2.0f, 2.0f), n, s.act);
+        matmul_case("real", std::move(w), random_floats(s.in * n, s.out, -2.0f, 2.0f), n, s.act);
     }
 }
 
 TEST(Matmul, LmHead4096x129280Q8_0) {
     const int64_t in = 4096, out = 129280;
     Input w = random_weight_input(DS4_TYPE_Q8_0, {in, out}, 129280);
-    matmul_case("lm-head", w, random_floats(in, 99, -3.0f, 3.0f), 1, DS4_ACT_DS4, /*check_determinism=*/false);
+    matmul_case("lm-head", std::move(w), random_floats(in, 99, -3.0f, 3.0f), 1, DS4_ACT_DS4, /*check_determinism=*/false);
 }
 
 // ---- MATMUL_ID ---------------------------------------------------------------------------------

@@ -207,6 +207,12 @@ def rope_tail(x, pos, freqs, inverse=False):
     return out
 
 
+def compressed_row_position(pos, ratio):
+    """RoPE position of the row emitted after token `pos`: the first token of the current m-token
+    block (MODEL.md §C.3.5, §G.8); for ratio 4 NOT the start of the 8-token overlapping window."""
+    return pos + 1 - ratio
+
+
 def top_k_lowest_index(scores, k):
     """Indices of the k largest scores; on equal scores the lower index wins (stable sort)."""
     order = np.argsort(-scores, kind="stable")
@@ -318,13 +324,13 @@ def attention(model, layer, st, a, pos, stats):
         c = st.comp_c.step(a, pos)
         if c is not None:
             c = rms_norm(c, hp.rms_eps, st.comp_c.norm)
-            st.comp.append(rope_tail(c, pos + 1 - st.ratio, freqs))
+            st.comp.append(rope_tail(c, compressed_row_position(pos, st.ratio), freqs))
     selected = list(range(len(st.comp)))
     if st.ratio == 4:
         c = st.idx_c.step(a, pos)
         if c is not None:
             c = rms_norm(c, hp.rms_eps, st.idx_c.norm)
-            st.idx_rows.append(rope_tail(c, pos + 1 - 4, freqs))
+            st.idx_rows.append(rope_tail(c, compressed_row_position(pos, 4), freqs))
         n_c = len(st.idx_rows)
         if n_c > hp.idx_topk:  # lightning indexer (§C.3.6)
             qi = (t("indexer.attn_q_b.weight") @ qr_n).reshape(hp.idx_heads, hp.idx_dim)

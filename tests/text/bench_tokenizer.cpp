@@ -23,8 +23,10 @@ int main(int argc, char** argv) {
   ss << in.rdbuf();
   const auto t0 = std::chrono::steady_clock::now();
   const nlohmann::json j = nlohmann::json::parse(ss.str());
-  ds4::text::Tokenizer tok(j["tokens"].get<std::vector<std::string>>(),
-                           j["merges"].get<std::vector<std::string>>());
+  auto tokens = j["tokens"].get<std::vector<std::string>>();
+  auto merges = j["merges"].get<std::vector<std::string>>();
+  const auto t0b = std::chrono::steady_clock::now();
+  ds4::text::Tokenizer tok(std::move(tokens), std::move(merges));
   const auto t1 = std::chrono::steady_clock::now();
 
   const char* parts[] = {
@@ -47,9 +49,28 @@ int main(int argc, char** argv) {
   const auto t2 = std::chrono::steady_clock::now();
   const auto ids = tok.encode(text);
   const auto t3 = std::chrono::steady_clock::now();
-  const double load_s = std::chrono::duration<double>(t1 - t0).count();
+  const double json_s = std::chrono::duration<double>(t0b - t0).count();
+  const double load_s = std::chrono::duration<double>(t1 - t0b).count();
   const double enc_s = std::chrono::duration<double>(t3 - t2).count();
-  std::printf("vocab load %.3f s; encode %.2f MiB -> %zu tokens in %.3f s (%.2f MiB/s)\n", load_s,
+  std::printf("json parse %.3f s; Tokenizer construction %.3f s\n", json_s, load_s);
+  std::printf("mixed text: encode %.2f MiB -> %zu tokens in %.3f s (%.2f MiB/s)\n", 
               text.size() / 1048576.0, ids.size(), enc_s, text.size() / 1048576.0 / enc_s);
+  // Hostile shapes: one giant word, one whitespace run, random bytes (invalid UTF-8).
+  const std::string giant(1 << 20, 'a'), spaces(1 << 20, ' ');
+  std::string random_bytes(1 << 20, '\0');
+  for (char& c : random_bytes) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>(x >> 24);
+  }
+  for (const auto& [name, s] : {std::pair<const char*, const std::string*>{"1 MiB 'a'", &giant},
+                                {"1 MiB spaces", &spaces},
+                                {"1 MiB random bytes", &random_bytes}}) {
+    const auto a = std::chrono::steady_clock::now();
+    const auto v = tok.encode(*s);
+    const auto b = std::chrono::steady_clock::now();
+    std::printf("%s: %zu tokens in %.3f s%s\n", name, v.size(),
+                std::chrono::duration<double>(b - a).count(),
+                tok.decode(v) == *s ? "" : " (ROUND TRIP FAILED)");
+  }
   return tok.decode(ids) == text ? 0 : 2;
 }

@@ -226,3 +226,33 @@ TEST(ChatSingleTurn, CliAndCompletionsShape) {
 
 }  // namespace
 }  // namespace ds4::text
+
+namespace ds4::text {
+namespace {
+
+// Mutated JSON arguments: never crash, always produce a well-formed block.
+TEST(ChatRules, MutatedArgumentsNeverBreakTheBlock) {
+  const std::string base = R"({"a": "x\"y", "b": [1, {"c": null}], "d": -1.5e3, "e": "\u00e9"})";
+  uint32_t x = 88172645u;
+  for (int i = 0; i < 2000; ++i) {
+    std::string s = base;
+    for (int k = 0; k < 1 + i % 4; ++k) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      const size_t pos = x % s.size();
+      switch ((x >> 8) % 3) {
+        case 0: s.erase(pos, 1); break;
+        case 1: s.insert(pos, 1, "{}[]\",:\\u0 9e-"[(x >> 12) % 15]); break;
+        default: s[pos] = static_cast<char>(x >> 16); break;
+      }
+      if (s.empty()) s = "{";
+    }
+    const std::string out = render_dsml_tool_calls({{"", "t", s}});
+    ASSERT_EQ(out.rfind("\n\n<\xEF\xBD\x9C" "DSML\xEF\xBD\x9Ctool_calls>\n", 0), 0u) << s;
+    ASSERT_NE(out.find("</\xEF\xBD\x9C" "DSML\xEF\xBD\x9Ctool_calls>"), std::string::npos) << s;
+  }
+}
+
+}  // namespace
+}  // namespace ds4::text

@@ -176,3 +176,27 @@ TEST(TokenizerErrors, MissingByteTokenAndBadMerge) {
 
 }  // namespace
 }  // namespace ds4::text
+
+namespace ds4::text {
+namespace {
+
+// Deterministic random bytes (mostly invalid UTF-8, long pieces, control runs): encoding must
+// never fail and must round-trip exactly.
+TEST(TokenizerRobustness, RandomBytesRoundTrip) {
+  const Tokenizer& tok = testing::mini_tokenizer();
+  uint32_t x = 2463534242u;
+  for (int round = 0; round < 64; ++round) {
+    std::string s(static_cast<size_t>(1 + round * 97), '\0');
+    for (char& c : s) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      // Bias towards ASCII letters/spaces every other round to get long pieces.
+      c = (round & 1) ? static_cast<char>("ab  \n\xC3\xA9"[x % 7]) : static_cast<char>(x);
+    }
+    EXPECT_EQ(tok.decode(tok.encode(s)), s) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace ds4::text

@@ -88,15 +88,18 @@ void run_groups(const std::vector<Group>& groups, ds4_type wtype, int64_t in, in
     for (size_t g = 0; g < groups.size(); ++g)
         for (int64_t o = 0; o < out_rows; o += kRowsPerItem)
             items.push_back({static_cast<int32_t>(g), o, o + kRowsPerItem < out_rows ? o + kRowsPerItem : out_rows});
-    // A weight row met by several f32 activation rows is decoded once and dotted in f32: the
-    // same 8-lane order as dot_dequant_f32, so the result equals the single-row path.
+    // With f32 activations a (non-F32) weight row is decoded once into a scratch row and dotted
+    // with dot_f32_f32 against every activation row that uses it. That is the same 8-lane
+    // order as dot_dequant_f32 / dot_f16_f32 / dot_bf16_f32 (blocks are multiples of 8), so
+    // results equal the per-row dots bit for bit, and one whole-row decode is cheaper than
+    // the per-block decode calls of dot_dequant_f32.
     const bool f32_acts = acts.fmt == quant::ActFormat::F32;
     pool.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t i0, int64_t i1) {
         std::vector<float> wrow;
         for (int64_t i = i0; i < i1; ++i) {
             const Item& it = items[i];
             const Group& g = groups[it.group];
-            const bool decode = f32_acts && wtype != DS4_TYPE_F32 && g.pairs.size() > 1;
+            const bool decode = f32_acts && wtype != DS4_TYPE_F32;
             if (decode && wrow.empty()) wrow.resize(static_cast<size_t>(in));
             for (int64_t o = it.o0; o < it.o1; ++o) {
                 const uint8_t* w = g.w + o * w_row_bytes;

@@ -125,7 +125,7 @@ public:
         const bool yarn = p.yarn_factor > 1.0f;
         if (yarn) {
             auto corr = [&](double beta) {
-                return p.n_rot * std::log(static_cast<double>(p.yarn_orig_ctx) / (2.0 * M_PI * beta)) /
+                return p.n_rot * std::log(static_cast<double>(p.yarn_orig_ctx) / (2.0 * 3.14159265358979323846 * beta)) /
                        (2.0 * std::log(base));
             };
             low = std::max(0.0, std::floor(corr(p.yarn_beta_fast)));
