@@ -48,7 +48,7 @@ void Plan::reset() {
 
 Device::Device(const Plugin& plugin, uint32_t index,
                const std::vector<std::pair<std::string, std::string>>& options)
-    : plugin_(plugin) {
+    : plugin_(plugin), index_(index) {
     std::vector<ds4_option> opts;
     for (auto& kv : options) opts.push_back({kv.first.c_str(), kv.second.c_str()});
     uint32_t n = table().device_count(table().self);
@@ -66,7 +66,7 @@ Device::~Device() {
 ds4_device_info Device::info() const {
     ds4_device_info info{};
     info.struct_size = sizeof(info);
-    check(table().device_info(table().self, 0, &info), plugin_.name() + ": device_info");
+    check(table().device_info(table().self, index_, &info), plugin_.name() + ": device_info");
     return info;
 }
 

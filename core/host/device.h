@@ -76,6 +76,7 @@ public:
 
 private:
     const Plugin& plugin_;
+    uint32_t index_ = 0;
     ds4_device* dev_ = nullptr;
 };
 

@@ -27,6 +27,13 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
     if (opts.prefill_chunk == 0) throw Error("session: prefill_chunk must be at least 1");
     opts_.prefill_chunk = static_cast<uint32_t>(std::min<uint64_t>(opts.prefill_chunk, opts.ctx));
     numerics_ = opts.custom_numerics ? opts.numerics_options : NumericsOptions::of(opts.numerics);
+    if (numerics_.indexer_qat && cfg.idx_head_dim != 128) {
+        bool has_indexer = false;
+        for (uint32_t r : cfg.compress_ratios) has_indexer |= r == 4;
+        if (has_indexer)
+            throw Error("session: the official numerics simulate the indexer with a Hadamard-128, but this model's "
+                        "indexer key_length is " + std::to_string(cfg.idx_head_dim) + "; use --numerics exact");
+    }
     mem_ = memory(cfg, opts_);
     ds4_device_info info = model.device().info();
     if (info.memory_free && mem_.total() > info.memory_free)

@@ -11,9 +11,9 @@
 //     [ceil(out/128), ceil(in/128)]: w = e4m3(q) · 2^(s−127).
 //   * FP4 experts (official): I8/U8 [out, in/2] (low nibble = even column) + ".scale"
 //     F8_E8M0 [out, ceil(in/32)]: w = e2m1(code) · 2^(s−127).
-//   * official experts: one tensor per expert "layers.L.ffn.experts.E.w{1,3,2}.weight",
+//   * official / save_pretrained experts: one tensor per expert "[model.]layers.L.ffn.experts.E.w{1,3,2}.weight",
 //     stacked along the outermost GGUF dim (expert-major).
-//   * transformers experts: "model.layers.L.mlp.experts.gate_up_proj" [E, 2I, H] → gate =
+//   * transformers module experts: "model.layers.L.mlp.experts.gate_up_proj" [E, 2I, H] → gate =
 //     rows [0, I) of each expert, up = rows [I, 2I) (transformers splits with chunk(2) and
 //     clamps/activates the first half); "down_proj" [E, H, I] as is.
 //   * tid2eid: I64/I32 [vocab, k] → I32; every id must be in [0, n_expert).

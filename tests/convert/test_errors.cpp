@@ -9,6 +9,7 @@
 #include "convert.h"
 #include "fake_checkpoint.h"
 #include "host/status.h"
+#include "safetensors.h"
 
 using namespace ds4::convert;
 using namespace ds4::convert::testing;
@@ -187,4 +188,36 @@ TEST(ConvertErrors, RecipeBlockSizeMismatch) {
     EXPECT_TRUE(contains(e, "recipe q2")) << e;
     EXPECT_TRUE(contains(e, "iq2_xxs")) << e;
     EXPECT_EQ(convert_error(dir, model::Recipe::F16), "");
+}
+
+// Hostile bytes: random corruptions of a small safetensors file (header and data) must give
+// a ds4::Error or a well-formed file, never a crash (run under ASan in CI builds).
+TEST(ConvertErrors, RandomCorruptionsGiveErrorsNotCrashes) {
+    std::string dir = temp_dir("fuzz");
+    write_safetensors(dir + "/m.safetensors",
+                      {f32_tensor("a", {2, 3}, {1, 2, 3, 4, 5, 6}), i64_tensor("b", {2}, {7, 8}),
+                       u8_tensor("c", "F8_E4M3", {4}, {0x38, 0x40, 0xBC, 0x01})});
+    std::ifstream in(dir + "/m.safetensors", std::ios::binary);
+    const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    int errors = 0, opened = 0;
+    for (uint64_t iter = 0; iter < 250; ++iter) {
+        std::string bad = good;
+        const int n_flips = 1 + static_cast<int>(mix(iter, 0) % 4);
+        for (int k = 0; k < n_flips; ++k) {
+            size_t pos = mix(iter, 1 + k) % bad.size();
+            bad[pos] = static_cast<char>(mix(iter, 100 + k) & 0xFF);
+        }
+        if (iter % 7 == 0) bad.resize(mix(iter, 9) % bad.size());  // truncations too
+        write_text(dir + "/x.safetensors", bad);
+        try {
+            SafetensorsFile f(dir + "/x.safetensors");
+            for (const StTensor& t : f.tensors()) (void)to_f32(t);
+            ++opened;
+        } catch (const ds4::Error& e) {
+            EXPECT_NE(std::string(e.what()).find("x.safetensors"), std::string::npos) << e.what();
+            ++errors;
+        }
+    }
+    EXPECT_GT(errors, 60);
+    EXPECT_GT(opened, 5);   // flips inside the data section leave a valid file
 }

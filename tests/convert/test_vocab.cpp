@@ -3,6 +3,8 @@
 
 #include "fake_checkpoint.h"
 #include "host/status.h"
+#include "convert.h"
+#include "gguf/gguf.h"
 #include "vocab.h"
 
 using namespace ds4::convert;
@@ -75,4 +77,24 @@ TEST(Vocab, GeneratedMatchesSyntheticAndCompactFallback) {
     EXPECT_EQ(small.tokens[6], "｜DSML｜");
     EXPECT_EQ(small.token_type[6], 3);
     EXPECT_THROW(generated_vocabulary(5), ds4::Error);
+}
+
+TEST(Vocab, SyntheticModelWithATokenizer) {
+    std::string dir = temp_dir("syntok");
+    write_text(dir + "/tokenizer.json", tokenizer_json());
+    SyntheticOptions o;
+    o.preset = "tiny";
+    o.layers = 2;
+    o.recipe = ds4::model::Recipe::F16;
+    o.tokenizer_json = dir + "/tokenizer.json";
+    o.out_path = dir + "/m.gguf";
+    ds4::model::ModelConfig cfg = write_synthetic_model(o);
+    EXPECT_EQ(cfg.vocab, 384u);  // the tokenizer is smaller than the preset: padded to it
+    ds4::gguf::File f = ds4::gguf::File::open(o.out_path);
+    const auto& toks = f.get_array("tokenizer.ggml.tokens", ds4::gguf::ValueType::STRING);
+    ASSERT_EQ(toks.size(), 384u);
+    EXPECT_EQ(toks.string(4), "ab");
+    EXPECT_EQ(toks.string(100), "<｜pad_100｜>");
+    EXPECT_EQ(f.get_array("tokenizer.ggml.merges", ds4::gguf::ValueType::STRING).size(), 2u);
+    EXPECT_NO_THROW(ds4::model::validate_layout(f, ds4::model::model_tensors(ds4::model::ModelConfig::from_gguf(f))));
 }

@@ -9,6 +9,7 @@
 
 #include "host/graph.h"
 #include "host/status.h"
+#include "quant/quant.h"
 
 namespace ds4::conformance {
 namespace {
@@ -115,6 +116,38 @@ TEST(Determinism, CpuRefBatchEqualsSingleRows) {
                 ASSERT_TRUE(single.error.empty()) << single.error;
                 std::vector<uint8_t> slice(all.outputs[0].begin() + r * out * 4, all.outputs[0].begin() + (r + 1) * out * 4);
                 EXPECT_EQ(slice, single.outputs[0]) << ds4_type_name(t) << " row " << r;
+            }
+        }
+}
+
+TEST(Determinism, CpuRefMatvecsEqualTheLibraryDotsBitwise) {
+    // cpu-ref's matvec kernels (incl. the whole-row decode of the f32 path) must give exactly
+    // ds4::quant::dot_row of each row (the ds4 numerics contract of the reference backend).
+    if (!Harness::get().is_reference()) GTEST_SKIP() << "cpu-ref property";
+    for (ds4_type t : {DS4_TYPE_Q8_0, DS4_TYPE_Q2_K, DS4_TYPE_F16})
+        for (uint32_t act : {DS4_ACT_F32, DS4_ACT_DS4}) {
+            const int64_t in = 512, out = 23;  // 23 = 5×4 + 3: both the 4-row and 1-row paths
+            Input w = random_weight_input(t, {in, out}, 91);
+            auto x = random_floats(in, 92, -3.0f, 3.0f);
+            ds4_params_matmul p{};
+            p.act_quant = act;
+            Case c;
+            c.op = DS4_OP_MATMUL;
+            c.params = params_bytes(p);
+            c.srcs = {w, f32_input({in, 1}, x)};
+            c.dsts.push_back({DS4_TYPE_F32, {out, 1}, {}});
+            RunResult r = run_case(Harness::get().device(), c);
+            ASSERT_TRUE(r.error.empty()) << r.error;
+            const auto mode = act == DS4_ACT_DS4 ? quant::ActQuant::Ds4 : quant::ActQuant::None;
+            const auto fmt = quant::act_format_for(t, mode);
+            std::vector<uint8_t> xa(static_cast<size_t>(quant::act_row_bytes(fmt, in)));
+            quant::quantize_act(fmt, x.data(), xa.data(), in);
+            const int64_t rb = ds4_type_row_bytes(t, in);
+            for (int64_t o = 0; o < out; ++o) {
+                float want = quant::dot_row(t, w.storage.data() + o * rb, xa.data(), in, mode), got;
+                std::memcpy(&got, r.outputs[0].data() + o * 4, 4);
+                EXPECT_EQ(std::memcmp(&want, &got, 4), 0) << ds4_type_name(t) << " act " << act << " row " << o
+                                                          << ": " << got << " vs " << want;
             }
         }
 }

@@ -1,0 +1,258 @@
+// GPU devices: probing, options, device info, buffers, synchronization and fault injection.
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "device.h"
+#include "objects.h"
+#include "quant/quant.h"
+
+namespace ds4::gpu {
+namespace {
+
+constexpr uint32_t kMaxDevices = 64;
+
+bool parse_u64(const char* s, uint64_t* out) {
+    if (!s || !*s || s[0] == '-') return false;
+    errno = 0;
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(s, &end, 10);
+    if (errno || *end) return false;
+    *out = v;
+    return true;
+}
+
+std::string gpu_error(gpuError_t e) { return gpuGetErrorString(e); }
+
+ds4_status* parse_fault(const char* value, FaultPlan* out) {
+    std::string v = value ? value : "";
+    auto colon = v.find(':');
+    std::string site = v.substr(0, colon);
+    uint64_t nth = 0;
+    if (colon == std::string::npos || !parse_u64(v.c_str() + colon + 1, &nth) || nth == 0)
+        return make_status(DS4_ERR_INVALID_ARGUMENT,
+                           "option inject_fault: '" + v + "' is not <submit|synchronize>:<N> with N >= 1");
+    if (site == "submit") out->site = FaultSite::Submit;
+    else if (site == "synchronize" || site == "sync") out->site = FaultSite::Synchronize;
+    else
+        return make_status(DS4_ERR_INVALID_ARGUMENT,
+                           "option inject_fault: unknown site '" + site + "' (expects submit or synchronize)");
+    out->nth = nth;
+    return nullptr;
+}
+
+}  // namespace
+
+uint32_t probe_device_count() {
+    int n = 0;
+    // Without libcuda (no driver) the static runtime returns an error here instead of failing
+    // to load: that is the "cannot run on this machine" answer.
+    if (gpuGetDeviceCount(&n) != gpuSuccess || n <= 0) {
+        (void)gpuGetLastError();
+        return 0;
+    }
+    return static_cast<uint32_t>(n) < kMaxDevices ? static_cast<uint32_t>(n) : kMaxDevices;
+}
+
+uint32_t device_count(void*) { return probe_device_count(); }
+
+ds4_status* device_info(void*, uint32_t index, ds4_device_info* out) {
+    if (!out) return make_status(DS4_ERR_INVALID_ARGUMENT, "device_info: out is NULL");
+    if (index >= probe_device_count())
+        return make_status(DS4_ERR_INVALID_ARGUMENT, "device_info: no device " + std::to_string(index));
+    // Names must stay valid for the plugin's lifetime.
+    static std::string names[kMaxDevices];
+    gpuDeviceProp prop{};
+    if (gpuError_t e = gpuGetDeviceProperties(&prop, static_cast<int>(index)); e != gpuSuccess)
+        return make_status(DS4_ERR_INTERNAL, "device_info: " + gpu_error(e));
+    if (names[index].empty()) names[index] = prop.name;
+    ds4_device_info info{};
+    info.struct_size = sizeof(info);
+    info.unified_memory = 0;
+    info.name = names[index].c_str();
+    info.memory_total = prop.totalGlobalMem;
+    size_t free_b = 0, total_b = 0;
+    if (gpuSetDevice(static_cast<int>(index)) == gpuSuccess && gpuMemGetInfo(&free_b, &total_b) == gpuSuccess)
+        info.memory_free = free_b;
+    (void)gpuGetLastError();
+    uint32_t n = out->struct_size < sizeof(info) ? out->struct_size : static_cast<uint32_t>(sizeof(info));
+    if (n < sizeof(uint32_t)) return make_status(DS4_ERR_INVALID_ARGUMENT, "device_info: struct_size too small");
+    info.struct_size = n;
+    std::memcpy(out, &info, n);
+    return nullptr;
+}
+
+ds4_status* device_open(void*, uint32_t index, const ds4_option* options, uint32_t n_options, ds4_device** out) {
+    if (!out) return make_status(DS4_ERR_INVALID_ARGUMENT, "device_open: out is NULL");
+    *out = nullptr;
+    if (index >= probe_device_count())
+        return make_status(DS4_ERR_INVALID_ARGUMENT, "device_open: no device " + std::to_string(index));
+    if (n_options && !options) return make_status(DS4_ERR_INVALID_ARGUMENT, "device_open: options is NULL");
+    FaultPlan fault;
+    for (uint32_t i = 0; i < n_options; ++i) {
+        const char* key = options[i].key ? options[i].key : "";
+        const char* value = options[i].value ? options[i].value : "";
+        if (std::strcmp(key, "inject_fault") == 0) {
+            if (ds4_status* st = parse_fault(value, &fault)) return st;
+        } else if (std::strcmp(key, "threads") == 0) {
+            // Accepted for config compatibility with cpu-ref: GPU work does not use host threads.
+        } else {
+            return make_status(DS4_ERR_INVALID_ARGUMENT,
+                               std::string("unknown device option '") + key + "' (knows: inject_fault, threads)");
+        }
+    }
+    auto dev = std::unique_ptr<ds4_device>(new (std::nothrow) ds4_device);
+    if (!dev) return make_status(DS4_ERR_OUT_OF_MEMORY, "device_open: out of memory");
+    dev->index = static_cast<int>(index);
+    dev->fault = fault;
+    auto fail = [&](const char* what, gpuError_t e) {
+        (void)gpuGetLastError();
+        device_close(dev.release());
+        return make_status(e == gpuErrorMemoryAllocation ? DS4_ERR_OUT_OF_MEMORY : DS4_ERR_INTERNAL,
+                           std::string("device_open: ") + what + ": " + gpu_error(e));
+    };
+    if (gpuError_t e = gpuSetDevice(dev->index); e != gpuSuccess) return fail("set device", e);
+    if (gpuError_t e = gpuStreamCreateWithFlags(&dev->stream, gpuStreamNonBlocking); e != gpuSuccess)
+        return fail("stream", e);
+    if (gpuError_t e = gpuMalloc(reinterpret_cast<void**>(&dev->err), sizeof(DeviceError)); e != gpuSuccess)
+        return fail("error word", e);
+    if (gpuError_t e = gpuMemset(dev->err, 0, sizeof(DeviceError)); e != gpuSuccess) return fail("error word", e);
+    // The IQ2_XXS tables are facts of the format; the device gets ds4::quant's copies.
+    if (gpuError_t e = gpuMalloc(reinterpret_cast<void**>(&dev->iq2_grid), sizeof(quant::kIq2xxsGrid)); e != gpuSuccess)
+        return fail("tables", e);
+    if (gpuError_t e = gpuMalloc(reinterpret_cast<void**>(&dev->iq2_signs), sizeof(quant::kIq2xsSigns)); e != gpuSuccess)
+        return fail("tables", e);
+    if (gpuError_t e = gpuMemcpy(dev->iq2_grid, quant::kIq2xxsGrid, sizeof(quant::kIq2xxsGrid), gpuMemcpyHostToDevice);
+        e != gpuSuccess)
+        return fail("tables", e);
+    if (gpuError_t e = gpuMemcpy(dev->iq2_signs, quant::kIq2xsSigns, sizeof(quant::kIq2xsSigns), gpuMemcpyHostToDevice);
+        e != gpuSuccess)
+        return fail("tables", e);
+    *out = dev.release();
+    return nullptr;
+}
+
+void device_close(ds4_device* dev) {
+    if (!dev) return;
+    gpuSetDevice(dev->index);
+    if (dev->stream) gpuStreamSynchronize(dev->stream);
+    if (dev->err) gpuFree(dev->err);
+    if (dev->iq2_grid) gpuFree(dev->iq2_grid);
+    if (dev->iq2_signs) gpuFree(dev->iq2_signs);
+    if (dev->stream) gpuStreamDestroy(dev->stream);
+    (void)gpuGetLastError();
+    delete dev;
+}
+
+void shutdown(void*) {}
+
+ds4_status* device_lost_check(const ds4_device* dev, const char* call) {
+    if (!dev->lost) return nullptr;
+    return make_status(DS4_ERR_DEVICE_LOST, std::string(call) + ": device lost (" + dev->lost_reason +
+                                                "); close and reopen it");
+}
+
+ds4_status* mark_lost(ds4_device* dev, const char* call, gpuError_t err) {
+    dev->lost = true;
+    dev->lost_reason = gpu_error(err);
+    return device_lost_check(dev, call);
+}
+
+ds4_status* fault_on(ds4_device* dev, FaultSite site, const char* call) {
+    if (ds4_status* st = device_lost_check(dev, call)) return st;
+    uint64_t count = site == FaultSite::Submit ? ++dev->n_submits : ++dev->n_syncs;
+    if (dev->fault.site == site && count == dev->fault.nth) {
+        dev->lost = true;
+        dev->lost_reason = "injected fault";
+        return device_lost_check(dev, call);
+    }
+    return nullptr;
+}
+
+ds4_status* synchronize(ds4_device* dev) {
+    if (!dev) return make_status(DS4_ERR_INVALID_ARGUMENT, "synchronize: device is NULL");
+    if (ds4_status* st = fault_on(dev, FaultSite::Synchronize, "synchronize")) return st;
+    gpuSetDevice(dev->index);
+    // Kernel faults are sticky asynchronous errors: they surface here.
+    if (gpuError_t e = gpuStreamSynchronize(dev->stream); e != gpuSuccess) return mark_lost(dev, "synchronize", e);
+    return nullptr;
+}
+
+ds4_status* buffer_alloc(ds4_device* dev, uint64_t size, uint32_t, ds4_buffer** out) {
+    if (!out) return make_status(DS4_ERR_INVALID_ARGUMENT, "buffer_alloc: out is NULL");
+    *out = nullptr;
+    if (!dev) return make_status(DS4_ERR_INVALID_ARGUMENT, "buffer_alloc: device is NULL");
+    if (ds4_status* st = device_lost_check(dev, "buffer_alloc")) return st;
+    auto oom = [&](const std::string& why) {
+        return make_status(DS4_ERR_OUT_OF_MEMORY, "buffer_alloc: cannot allocate " + std::to_string(size) + " bytes" + why);
+    };
+    if (size > (1ull << 50)) return oom(" (larger than any device)");
+    auto buf = std::unique_ptr<ds4_buffer>(new (std::nothrow) ds4_buffer);
+    if (!buf) return oom("");
+    gpuSetDevice(dev->index);
+    void* p = nullptr;
+    if (gpuError_t e = gpuMalloc(&p, size ? size : 1); e != gpuSuccess) {
+        (void)gpuGetLastError();  // an allocation failure is not sticky: clear it
+        return oom(": " + gpu_error(e));
+    }
+    // Zero-filled like cpu-ref's buffers (state buffers start at zero).
+    if (gpuError_t e = gpuMemset(p, 0, size ? size : 1); e != gpuSuccess) {
+        gpuFree(p);
+        return mark_lost(dev, "buffer_alloc", e);
+    }
+    buf->dev = dev;
+    buf->data = static_cast<uint8_t*>(p);
+    buf->size = size;
+    *out = buf.release();
+    return nullptr;
+}
+
+void buffer_free(ds4_buffer* buf) {
+    if (!buf) return;
+    gpuSetDevice(buf->dev->index);
+    // Work still queued may read the buffer: finish it first.
+    gpuStreamSynchronize(buf->dev->stream);
+    gpuFree(buf->data);
+    (void)gpuGetLastError();
+    delete buf;
+}
+
+namespace {
+ds4_status* check_range(const ds4_buffer* buf, uint64_t offset, const void* p, uint64_t size, const char* call) {
+    if (!buf) return make_status(DS4_ERR_INVALID_ARGUMENT, std::string(call) + ": buffer is NULL");
+    if (ds4_status* st = device_lost_check(buf->dev, call)) return st;
+    if (!p && size) return make_status(DS4_ERR_INVALID_ARGUMENT, std::string(call) + ": pointer is NULL");
+    if (offset > buf->size || size > buf->size - offset)
+        return make_status(DS4_ERR_INVALID_ARGUMENT, std::string(call) + ": range [" + std::to_string(offset) + ", +" +
+                                                         std::to_string(size) + ") outside the buffer of " +
+                                                         std::to_string(buf->size) + " bytes");
+    return nullptr;
+}
+}  // namespace
+
+// Copies are ordered after queued work on the device stream and complete before returning
+// (the host may reuse or read its memory right away).
+ds4_status* buffer_write(ds4_buffer* buf, uint64_t offset, const void* src, uint64_t size) {
+    if (ds4_status* st = check_range(buf, offset, src, size, "buffer_write")) return st;
+    if (!size) return nullptr;
+    gpuSetDevice(buf->dev->index);
+    gpuError_t e = gpuMemcpyAsync(buf->data + offset, src, size, gpuMemcpyHostToDevice, buf->dev->stream);
+    if (e == gpuSuccess) e = gpuStreamSynchronize(buf->dev->stream);
+    if (e != gpuSuccess) return mark_lost(buf->dev, "buffer_write", e);
+    return nullptr;
+}
+
+ds4_status* buffer_read(ds4_buffer* buf, uint64_t offset, void* dst, uint64_t size) {
+    if (ds4_status* st = check_range(buf, offset, dst, size, "buffer_read")) return st;
+    if (!size) return nullptr;
+    gpuSetDevice(buf->dev->index);
+    gpuError_t e = gpuMemcpyAsync(dst, buf->data + offset, size, gpuMemcpyDeviceToHost, buf->dev->stream);
+    if (e == gpuSuccess) e = gpuStreamSynchronize(buf->dev->stream);
+    if (e != gpuSuccess) return mark_lost(buf->dev, "buffer_read", e);
+    return nullptr;
+}
+
+}  // namespace ds4::gpu

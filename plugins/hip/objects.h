@@ -1,0 +1,59 @@
+// The GPU plugin's definitions of the opaque ABI objects (ds4_device, ds4_buffer, ds4_plan).
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "ds4/backend.h"
+#include "kernel.h"
+
+namespace ds4::gpu {
+
+struct OpEntry;
+
+const ds4_host_api* host();
+ds4_status* make_status(ds4_status_code code, const std::string& message);
+inline ds4_status* make_status(const KernelStatus& s) { return s.ok() ? nullptr : make_status(s.code, s.message); }
+
+// Fault injection (device option inject_fault, as cpu-ref): the N-th call of `site` reports
+// DEVICE_LOST and poisons the device.
+enum class FaultSite { None, Submit, Synchronize };
+struct FaultPlan {
+    FaultSite site = FaultSite::None;
+    uint64_t nth = 0;
+};
+
+}  // namespace ds4::gpu
+
+// One opened GPU: its index, a non-blocking stream all plans run on, the error word.
+struct ds4_device {
+    int index = 0;
+    gpuStream_t stream = nullptr;
+    ds4::gpu::DeviceError* err = nullptr;  // device memory
+    uint64_t* iq2_grid = nullptr;          // device copies of the IQ2_XXS tables
+    uint8_t* iq2_signs = nullptr;
+    ds4::gpu::FaultPlan fault;
+    uint64_t n_submits = 0;
+    uint64_t n_syncs = 0;
+    bool lost = false;  // once set, every fallible call returns DEVICE_LOST
+    std::string lost_reason;
+};
+
+// Device memory from gpuMalloc (zero-initialized, like cpu-ref's buffers).
+struct ds4_buffer {
+    ds4_device* dev = nullptr;
+    uint8_t* data = nullptr;
+    uint64_t size = 0;
+};
+
+// A validated, self-contained copy of a graph plus the device scratch its nodes need.
+struct ds4_plan {
+    ds4_device* dev = nullptr;
+    std::deque<ds4_tensor> tensors;
+    std::deque<std::vector<uint8_t>> params;
+    std::vector<ds4_node> nodes;
+    std::vector<const ds4::gpu::OpEntry*> ops;
+    float* scratch = nullptr;
+    uint64_t scratch_bytes = 0;
+};

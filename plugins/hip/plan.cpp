@@ -1,0 +1,223 @@
+// Plans: plan_create validates every node (generic tensor checks, then the op's check) and
+// copies nodes, tensors and params; plan_submit enqueues the nodes on the device stream.
+//
+// First version: plan_submit waits for its own work at the end and reads the device error
+// word, so data errors (an index out of range) fail the submit itself as the ABI asks, and
+// asynchronous faults surface as DEVICE_LOST. Overlapping submits with host work (and CUDA
+// graphs) is future work.
+#include <map>
+#include <memory>
+#include <new>
+#include <string>
+#include <type_traits>
+
+#include "device.h"
+#include "objects.h"
+#include "ops/registry.h"
+
+namespace ds4::gpu {
+namespace {
+
+constexpr uint32_t kMaxParamsBytes = 4096;
+
+template <class... A>
+std::string cat(const A&... parts) {
+    std::string s;
+    ((s += [](const auto& p) {
+         if constexpr (std::is_arithmetic_v<std::decay_t<decltype(p)>>) return std::to_string(p);
+         else return std::string(p);
+     }(parts)),
+     ...);
+    return s;
+}
+
+std::string node_prefix(uint32_t index, uint32_t op) { return cat("node ", index, " (", op_name(op), "): "); }
+
+KernelStatus check_tensor(const ds4_tensor* t, const std::string& what, bool bound) {
+    if (t->struct_size < sizeof(ds4_tensor))
+        return KernelStatus::invalid(cat(what, " struct_size ", t->struct_size, " < ", sizeof(ds4_tensor)));
+    int64_t be = ds4_type_block_elems(t->type), bb = ds4_type_block_bytes(t->type);
+    if (be <= 0) return KernelStatus::unsupported(cat(what, " has unknown type id ", t->type));
+    for (int i = 0; i < DS4_MAX_DIMS; ++i) {
+        if (t->ne[i] < 1 || t->ne[i] > (int64_t(1) << 48))
+            return KernelStatus::invalid(cat(what, " ne", i, " ", t->ne[i], " out of range"));
+        if (t->nb[i] < 0 || t->nb[i] > (int64_t(1) << 52))
+            return KernelStatus::invalid(cat(what, " nb", i, " ", t->nb[i], " out of range"));
+    }
+    if (t->ne[0] % be != 0)
+        return KernelStatus::invalid(cat(what, " ne0 ", t->ne[0], " is not a multiple of the ", ds4_type_name(t->type),
+                                         " block size ", be));
+    if (!bound) return {};
+    if (!t->buffer) return KernelStatus::invalid(cat(what, " has no buffer"));
+    unsigned __int128 end = t->offset;
+    end += static_cast<unsigned __int128>(t->ne[0] / be - 1) * static_cast<uint64_t>(t->nb[0]);
+    for (int i = 1; i < DS4_MAX_DIMS; ++i)
+        end += static_cast<unsigned __int128>(t->ne[i] - 1) * static_cast<uint64_t>(t->nb[i]);
+    end += static_cast<uint64_t>(bb);
+    if (end > t->buffer->size)
+        return KernelStatus::invalid(cat(what, " at offset ", t->offset, " extends past its buffer (",
+                                         static_cast<uint64_t>(end), " > ", t->buffer->size, " bytes)"));
+    return {};
+}
+
+KernelStatus validate_node(const ds4_node* node, bool bound, const OpEntry** entry) {
+    if (node->struct_size < sizeof(ds4_node))
+        return KernelStatus::invalid(cat("node struct_size ", node->struct_size, " < ", sizeof(ds4_node)));
+    *entry = find_op(node->op);
+    if (!*entry) return KernelStatus::unsupported(cat("op not implemented by the ", DS4_GPU_BACKEND_NAME, " backend"));
+    if (node->n_src > DS4_MAX_SRC || node->n_dst > DS4_MAX_DST)
+        return KernelStatus::invalid(cat("too many operands (", node->n_src, " src, ", node->n_dst, " dst)"));
+    if (node->params_size > kMaxParamsBytes) return KernelStatus::invalid(cat("params_size ", node->params_size, " too large"));
+    if (node->params_size && !node->params) return KernelStatus::invalid("params is NULL");
+    for (uint32_t i = 0; i < node->n_src; ++i)
+        if (node->src[i])
+            if (auto st = check_tensor(node->src[i], cat("src", i), bound); !st.ok()) return st;
+    for (uint32_t i = 0; i < node->n_dst; ++i)
+        if (node->dst[i])
+            if (auto st = check_tensor(node->dst[i], cat("dst", i), bound); !st.ok()) return st;
+    return (*entry)->check(*node);
+}
+
+std::string device_error_message(const DeviceError& e) {
+    switch (e.code) {
+    case kErrRowIndex: return cat("row index ", e.value, " at position ", e.position, " is out of range");
+    case kErrExpertId: return cat("expert id ", e.value, " at position ", e.position, " is out of range");
+    case kErrColumnIndex: return cat("column index ", e.value, " at position ", e.position, " is out of range");
+    case kErrSetRowIndex: return cat("row index ", e.value, " at position ", e.position, " maps out of range");
+    default: return cat("device error code ", e.code);
+    }
+}
+
+}  // namespace
+
+DTensor dtensor(const ds4_tensor* t) {
+    DTensor d{};
+    d.data = t->buffer ? t->buffer->data + t->offset : nullptr;
+    for (int i = 0; i < 4; ++i) {
+        d.ne[i] = t->ne[i];
+        d.nb[i] = t->nb[i];
+    }
+    d.type = t->type;
+    return d;
+}
+
+KernelStatus launch_status(const char* what) {
+    gpuError_t e = gpuGetLastError();
+    if (e == gpuSuccess) return {};
+    return {DS4_ERR_INTERNAL, cat(what, ": kernel launch failed: ", gpuGetErrorString(e))};
+}
+
+int node_supported(ds4_device* dev, const ds4_node* node) {
+    if (!dev || !node) return 0;
+    const OpEntry* entry = nullptr;
+    try {
+        return validate_node(node, /*bound=*/false, &entry).ok() ? 1 : 0;
+    } catch (...) {
+        return 0;
+    }
+}
+
+ds4_status* plan_create(ds4_device* dev, const ds4_graph* graph, ds4_plan** out) {
+    if (!out) return make_status(DS4_ERR_INVALID_ARGUMENT, "plan_create: out is NULL");
+    *out = nullptr;
+    if (!dev || !graph) return make_status(DS4_ERR_INVALID_ARGUMENT, "plan_create: device or graph is NULL");
+    if (ds4_status* st = device_lost_check(dev, "plan_create")) return st;
+    if (graph->struct_size < sizeof(ds4_graph))
+        return make_status(DS4_ERR_INVALID_ARGUMENT, "plan_create: graph struct_size too small");
+    if (graph->n_nodes && !graph->nodes) return make_status(DS4_ERR_INVALID_ARGUMENT, "plan_create: nodes is NULL");
+    try {
+        auto plan = std::make_unique<ds4_plan>();
+        plan->dev = dev;
+        std::map<const ds4_tensor*, const ds4_tensor*> copied;
+        auto copy_tensor = [&](const ds4_tensor* t) -> const ds4_tensor* {
+            if (!t) return nullptr;
+            auto it = copied.find(t);
+            if (it != copied.end()) return it->second;
+            plan->tensors.push_back(*t);
+            plan->tensors.back().struct_size = sizeof(ds4_tensor);
+            return copied[t] = &plan->tensors.back();
+        };
+        uint64_t scratch = 0;
+        for (uint32_t i = 0; i < graph->n_nodes; ++i) {
+            const ds4_node& src = graph->nodes[i];
+            const OpEntry* entry = nullptr;
+            KernelStatus st = validate_node(&src, /*bound=*/true, &entry);
+            if (!st.ok()) return make_status(st.code, node_prefix(i, src.op) + st.message);
+            ds4_node node = src;
+            node.struct_size = sizeof(ds4_node);
+            for (uint32_t s = 0; s < DS4_MAX_SRC; ++s) node.src[s] = s < src.n_src ? copy_tensor(src.src[s]) : nullptr;
+            for (uint32_t d = 0; d < DS4_MAX_DST; ++d) node.dst[d] = d < src.n_dst ? copy_tensor(src.dst[d]) : nullptr;
+            if (src.params_size) {
+                auto p = static_cast<const uint8_t*>(src.params);
+                plan->params.emplace_back(p, p + src.params_size);
+                node.params = plan->params.back().data();
+            } else {
+                node.params = nullptr;
+            }
+            uint64_t need = scratch_bytes_for(node);
+            if (need > scratch) scratch = need;
+            plan->nodes.push_back(node);
+            plan->ops.push_back(entry);
+        }
+        if (scratch) {
+            gpuSetDevice(dev->index);
+            if (gpuError_t e = gpuMalloc(reinterpret_cast<void**>(&plan->scratch), scratch); e != gpuSuccess) {
+                (void)gpuGetLastError();
+                return make_status(DS4_ERR_OUT_OF_MEMORY,
+                                   cat("plan_create: cannot allocate ", scratch, " bytes of scratch: ", gpuGetErrorString(e)));
+            }
+            plan->scratch_bytes = scratch;
+        }
+        *out = plan.release();
+        return nullptr;
+    } catch (const std::bad_alloc&) {
+        return make_status(DS4_ERR_OUT_OF_MEMORY, "plan_create: out of memory");
+    } catch (const std::exception& e) {
+        return make_status(DS4_ERR_INTERNAL, std::string("plan_create: ") + e.what());
+    }
+}
+
+ds4_status* plan_submit(ds4_plan* plan) {
+    if (!plan) return make_status(DS4_ERR_INVALID_ARGUMENT, "plan_submit: plan is NULL");
+    ds4_device* dev = plan->dev;
+    if (ds4_status* st = fault_on(dev, FaultSite::Submit, "plan_submit")) return st;
+    gpuSetDevice(dev->index);
+    KernelContext ctx{dev->stream, dev->err, 0, plan->scratch, plan->scratch_bytes, dev->iq2_grid, dev->iq2_signs};
+    if (gpuError_t e = gpuMemsetAsync(dev->err, 0, sizeof(DeviceError), dev->stream); e != gpuSuccess)
+        return mark_lost(dev, "plan_submit", e);
+    for (size_t i = 0; i < plan->nodes.size(); ++i) {
+        const ds4_node& node = plan->nodes[i];
+        ctx.node = static_cast<int32_t>(i);
+        try {
+            KernelStatus st = plan->ops[i]->run(node, ctx);
+            if (!st.ok()) return make_status(st.code, node_prefix(static_cast<uint32_t>(i), node.op) + st.message);
+        } catch (const std::bad_alloc&) {
+            return make_status(DS4_ERR_OUT_OF_MEMORY, node_prefix(static_cast<uint32_t>(i), node.op) + "out of memory");
+        } catch (const std::exception& e) {
+            return make_status(DS4_ERR_INTERNAL, node_prefix(static_cast<uint32_t>(i), node.op) + e.what());
+        }
+    }
+    DeviceError err{};
+    gpuError_t e = gpuMemcpyAsync(&err, dev->err, sizeof(err), gpuMemcpyDeviceToHost, dev->stream);
+    if (e == gpuSuccess) e = gpuStreamSynchronize(dev->stream);
+    if (e != gpuSuccess) return mark_lost(dev, "plan_submit", e);
+    if (err.code != kErrNone) {
+        uint32_t n = static_cast<uint32_t>(err.node);
+        uint32_t op = n < plan->nodes.size() ? plan->nodes[n].op : 0;
+        return make_status(DS4_ERR_INVALID_ARGUMENT, node_prefix(n, op) + device_error_message(err));
+    }
+    return nullptr;
+}
+
+void plan_destroy(ds4_plan* plan) {
+    if (!plan) return;
+    if (plan->scratch) {
+        gpuSetDevice(plan->dev->index);
+        gpuStreamSynchronize(plan->dev->stream);
+        gpuFree(plan->scratch);
+        (void)gpuGetLastError();
+    }
+    delete plan;
+}
+
+}  // namespace ds4::gpu
