@@ -58,7 +58,9 @@ public:
 
     const Config& config() const { return cfg_; }
     const model::Model& model() const { return *model_; }
-    const text::Tokenizer& tokenizer() const { return *tokenizer_; }
+    // The tokenizer built from the GGUF vocabulary. A model without a usable vocabulary still
+    // opens (logit dumps need no tokenizer); this then throws the reason.
+    const text::Tokenizer& tokenizer() const;
     const host::Device& device() const { return *device_; }
     std::string backend_name() const;
 
@@ -86,6 +88,7 @@ private:
     std::unique_ptr<host::Device> device_;
     std::unique_ptr<model::Model> model_;
     std::unique_ptr<text::Tokenizer> tokenizer_;
+    std::string tokenizer_error_;
 };
 
 // Builds a tokenizer from a GGUF's tokenizer.ggml.tokens / tokenizer.ggml.merges.

@@ -49,11 +49,21 @@ std::unique_ptr<Engine> Engine::open(const Config& cfg, const ProgressFn& progre
     model::LoadProgress load_progress;
     if (progress)
         load_progress = [&](const model::LoadProgressInfo& info) {
+            if (info.bytes_total < (256ull << 20)) return;  // small models load in a blink
             progress("loading weights", info.bytes_total ? double(info.bytes_done) / double(info.bytes_total) : 1.0);
         };
     e->model_ = model::Model::open(cfg.model, *e->device_, load_progress);
-    e->tokenizer_ = tokenizer_from_gguf(e->model_->file());
+    try {
+        e->tokenizer_ = tokenizer_from_gguf(e->model_->file());
+    } catch (const Error& err) {
+        e->tokenizer_error_ = err.what();
+    }
     return e;
+}
+
+const text::Tokenizer& Engine::tokenizer() const {
+    if (!tokenizer_) throw Error(tokenizer_error_);
+    return *tokenizer_;
 }
 
 Engine::~Engine() {
@@ -75,7 +85,7 @@ std::unique_ptr<model::Session> Engine::new_session(int64_t prefill_chunk) const
 
 text::RenderedPrompt Engine::render_user_turn(const std::string& system, const std::string& user,
                                               text::ThinkMode think) const {
-    return text::render_single_turn(*tokenizer_, system, user, think, static_cast<uint32_t>(cfg_.context));
+    return text::render_single_turn(tokenizer(), system, user, think, static_cast<uint32_t>(cfg_.context));
 }
 
 GenerateResult Engine::generate(model::Session& session, const std::vector<int32_t>& prompt,
@@ -110,8 +120,8 @@ GenerateResult Engine::generate(model::Session& session, const std::vector<int32
     po.stop = opts.stop;
     output::Parser parser(po);
     sampler::Sampler sampler(opts.sampling, opts.seed);
-    text::Utf8StreamDecoder utf8(tokenizer_.get());
-    const int32_t eos = tokenizer_->specials().eos;
+    text::Utf8StreamDecoder utf8(&tokenizer());
+    const int32_t eos = tokenizer().specials().eos;
     std::vector<output::Event> events;
     auto emit = [&] {
         for (auto& ev : events) on_event(ev);

@@ -215,8 +215,12 @@ model::ModelConfig write_synthetic_model(const SyntheticOptions& o) {
     spec.seed = o.seed;
     if (!o.tokenizer_json.empty()) {
         // A real vocabulary: the model's vocab grows to hold it (full: 129280 as published).
+        // A real vocabulary is padded to the published vocab size (129280), so token ids and
+        // the LM head have the shapes of the real model.
+        constexpr uint32_t kPublishedVocab = 129280;
         Vocabulary v = load_tokenizer_json(o.tokenizer_json, 0);
-        if (v.tokens.size() < spec.cfg.vocab) v = load_tokenizer_json(o.tokenizer_json, spec.cfg.vocab);
+        uint32_t want = std::max<uint32_t>(spec.cfg.vocab, kPublishedVocab);
+        if (v.tokens.size() < want) v = load_tokenizer_json(o.tokenizer_json, want);
         spec.cfg.vocab = static_cast<uint32_t>(v.tokens.size());
         spec.tokens = std::move(v.tokens);
         spec.merges = std::move(v.merges);

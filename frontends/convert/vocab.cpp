@@ -80,7 +80,9 @@ Vocabulary load_tokenizer_json(const std::string& path, uint32_t vocab_size) {
                 throw Error(path + ": id " + std::to_string(s.id) + " is '" + it->second.first + "', but ds4 expects '" +
                             s.text + "' there (PROTOCOL.md A.2)");
             it->second.second = kControl;
-        } else if (s.id <= std::max(max_id, vocab_size ? vocab_size - 1 : max_id)) {
+        } else if (vocab_size == 0 || s.id < vocab_size) {
+            // Without an explicit size the vocabulary grows to hold every V4 special (the V3
+            // tokenizer.json ends before them).
             by_id.emplace(s.id, std::make_pair(std::string(s.text), kControl));
             max_id = std::max(max_id, s.id);
         }

@@ -10,7 +10,7 @@ expect() {  # expect <description> <expected substring> <command...>
 }
 expect "list backends shows cpu-ref" "cpu-ref" "$BIN/ds4" --list-backends
 expect "list shows ABI" "abi:     1.0" "$BIN/ds4" --list-backends
-expect "unknown config key" "unknown key 'backend.nmae'" "$BIN/ds4" --config "$SRC/tests/host/data/bad-key.yaml" --print-config
+expect "unknown config key" "unknown key 'backend.nmae'" "$BIN/ds4" --config "$SRC/tests/cli/data/bad-key.yaml" --print-config
 expect "missing backend" "backend 'nosuch' not found" "$BIN/ds4" --backend nosuch -m /dev/null --tokens 1 --dump-logits /tmp/x.f32
 expect "bad --set" "--set unknown key 'contxt'" "$BIN/ds4" --set contxt=1 --print-config
 expect "inspect missing file" "ds4: error:" "$BIN/ds4" --inspect /nonexistent.gguf
