@@ -13,6 +13,7 @@
 #include "gguf/gguf.h"
 #include "host/status.h"
 #include "repl.h"
+#include "sampler/logprobs.h"
 #include "terminal.h"
 
 namespace ds4::cli {
@@ -99,6 +100,102 @@ int dump_logits(const Options& o, Engine& engine) {
     return 0;
 }
 
+// JSON string body of a token's bytes: valid UTF-8 passes through (with JSON escapes),
+// every byte of an invalid sequence is written as \u00XX (PROTOCOL §F.1); `bytes` stays
+// authoritative.
+std::string json_token_text(const std::string& b) {
+    std::string out;
+    size_t i = 0;
+    while (i < b.size()) {
+        unsigned char c = static_cast<unsigned char>(b[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        bool valid = len > 0 && i + len <= b.size();
+        for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(b[i + k]) & 0xc0) == 0x80;
+        if (valid && len > 1) {  // overlong forms, surrogates and > U+10FFFF are invalid too
+            uint32_t cp = len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+            for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(b[i + k]) & 0x3f);
+            valid = !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) &&
+                    !(cp >= 0xd800 && cp <= 0xdfff) && cp <= 0x10ffff;
+        }
+        if (!valid) {
+            char buf[8];
+            std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+            out += buf;
+            ++i;
+            continue;
+        }
+        if (len == 1) {
+            if (c == '"') out += "\\\"";
+            else if (c == '\\') out += "\\\\";
+            else if (c == '\n') out += "\\n";
+            else if (c == '\r') out += "\\r";
+            else if (c == '\t') out += "\\t";
+            else if (c < 0x20 || c == 0x7f) {
+                char buf[8];
+                std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+                out += buf;
+            } else out += static_cast<char>(c);
+        } else out.append(b, i, len);
+        i += len;
+    }
+    return out;
+}
+
+std::string json_token(const text::Tokenizer& tok, int32_t id) {
+    std::string b = tok.token_bytes(id);
+    std::string s = "{\"id\":" + std::to_string(id) + ",\"text\":\"" + json_token_text(b) + "\",\"bytes\":[";
+    for (size_t i = 0; i < b.size(); ++i) s += (i ? "," : "") + std::to_string(static_cast<unsigned char>(b[i]));
+    return s + "]}";
+}
+
+std::string g9(double v) {
+    char buf[48];
+    std::snprintf(buf, sizeof(buf), "%.9g", v);
+    return buf;
+}
+
+// --dump-logprobs: greedy steps over the CLI's chat rendering, in PROTOCOL §F.1's exact layout.
+int dump_logprobs(const Options& o, Engine& engine) {
+    if (o.logprobs_top_k < 1 || o.logprobs_top_k > 128)
+        throw Error("--logprobs-top-k " + std::to_string(o.logprobs_top_k) + " is outside 1..128");
+    if (o.prompt.empty() && o.prompt_file.empty()) throw Error("--dump-logprobs needs -p or --prompt-file");
+    const text::Tokenizer& tok = engine.tokenizer();
+    auto prompt = engine.render_user_turn(o.system, prompt_text(o), think_mode(o));
+    auto session = engine.new_session(o.prefill_chunk);
+    std::vector<float> logits = session->eval(prompt.ids);
+    const int k = static_cast<int>(o.logprobs_top_k);
+    const int32_t eos = tok.specials().eos;
+    const int64_t steps = o.n_predict > 0 ? o.n_predict : 1;
+
+    std::string out = "{\n  \"source\":\"ds4\",\n  \"prompt_tokens\":" + std::to_string(prompt.ids.size()) +
+                      ",\n  \"ctx\":" + std::to_string(engine.config().context) + ",\n  \"top_k\":" +
+                      std::to_string(k) + ",\n  \"steps\":[\n";
+    std::vector<sampler::TokenLogprob> top;
+    for (int64_t step = 0; step < steps; ++step) {
+        sampler::top_logprobs(logits, k, top);
+        if (top.empty()) throw Error("--dump-logprobs: step " + std::to_string(step) + " has no finite logits");
+        const int32_t selected = top.front().id;  // greedy: highest logit, ties to the lower id
+        out += std::string(step ? ",\n" : "") + "    {\"step\":" + std::to_string(step) +
+               ",\"selected\":" + json_token(tok, selected) + ",\"top_logprobs\":[";
+        for (size_t i = 0; i < top.size(); ++i)
+            out += std::string(i ? "," : "") + "{\"token\":" + json_token(tok, top[i].id) +
+                   ",\"logit\":" + g9(top[i].logit) + ",\"logprob\":" + g9(top[i].logprob) + "}";
+        out += "]}";
+        if (selected == eos || step + 1 == steps) break;
+        if (session->n_past() >= static_cast<uint64_t>(engine.config().context)) break;
+        logits = session->eval({selected});
+    }
+    out += "\n  ]\n}\n";
+    FILE* f = std::fopen(o.dump_logprobs.c_str(), "wb");
+    if (!f) throw Error(o.dump_logprobs + ": cannot write: " + std::strerror(errno));
+    bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
+    ok = std::fclose(f) == 0 && ok;
+    if (!ok) throw Error(o.dump_logprobs + ": write failed");
+    std::fprintf(stderr, "ds4: wrote logprobs of %lld prompt tokens' continuation to %s\n",
+                 static_cast<long long>(prompt.ids.size()), o.dump_logprobs.c_str());
+    return 0;
+}
+
 }  // namespace
 
 GenerateOptions generate_options(const Options& o) {
@@ -133,6 +230,7 @@ int cmd_run(const Options& o) {
     if (o.dump_tokens) return dump_tokens(o, cfg);
     auto engine = open_engine(cfg);
     if (!o.dump_logits.empty()) return dump_logits(o, *engine);
+    if (!o.dump_logprobs.empty()) return dump_logprobs(o, *engine);
     if (!o.tokens.empty()) throw Error("--tokens needs --dump-logits");
     if (!o.prompt.empty() || !o.prompt_file.empty()) {
         auto session = engine->new_session();
