@@ -53,6 +53,16 @@ void bind_all(const gguf::File& f, const std::vector<TensorSpec>& specs, const h
             host::status_free(st);
         }
     }
+    if (!wrapped) {
+        // Refuse before the first allocation, with the numbers, rather than failing halfway
+        // through a multi-GiB upload.
+        ds4_device_info info = dev.info();
+        if (info.memory_free && total > info.memory_free)
+            throw Error(f.name() + ": the weights need " + std::to_string(total >> 20) + " MiB but " +
+                            std::string(info.name ? info.name : "the device") + " has " +
+                            std::to_string(info.memory_free >> 20) + " MiB free",
+                        DS4_ERR_OUT_OF_MEMORY);
+    }
     uint64_t done_bytes = 0, i = 0;
     for (const gguf::TensorInfo* ti : present) {
         if (wrapped) {

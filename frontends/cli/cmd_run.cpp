@@ -232,11 +232,10 @@ int cmd_run(const Options& o) {
     if (!o.dump_logits.empty()) return dump_logits(o, *engine);
     if (!o.dump_logprobs.empty()) return dump_logprobs(o, *engine);
     if (!o.tokens.empty()) throw Error("--tokens needs --dump-logits");
-    if (!o.prompt.empty() || !o.prompt_file.empty()) {
-        auto session = engine->new_session();
-        return run_one_shot(*engine, *session, o, prompt_text(o));
-    }
     auto session = engine->new_session();
+    // What the device holds for this run: the weights line came with the model summary.
+    std::fprintf(stderr, "ds4: session state %s\n", session->memory().describe().c_str());
+    if (!o.prompt.empty() || !o.prompt_file.empty()) return run_one_shot(*engine, *session, o, prompt_text(o));
     return run_repl(*engine, *session, o);
 }
 

@@ -12,6 +12,8 @@
 #include "host/graph.h"
 #include "host/plugin_loader.h"
 #include "host/status.h"
+#include "model/model.h"
+#include "model/synthetic.h"
 
 using ::testing::_;
 using ::testing::DoAll;
@@ -198,6 +200,23 @@ TEST_F(MockedDevice, NodeSupportedAndInfoPassThrough) {
     EXPECT_TRUE(dev->node_supported(g.node(0)));
     EXPECT_CALL(mock_, device_info(0, _)).WillOnce(Return(fail(DS4_ERR_INTERNAL, "bug")));
     expect_error([&] { dev->info(); }, DS4_ERR_INTERNAL, "test-mock: device_info: internal error: bug");
+}
+
+// A device without room for the weights refuses the model before the first allocation, with
+// both numbers, instead of failing halfway through a long upload.
+TEST_F(MockedDevice, WeightsThatDoNotFitAreRefusedBeforeAllocating) {
+    std::string path = ::testing::TempDir() + "mock-tiny.gguf";
+    model::SyntheticSpec spec = model::SyntheticSpec::tiny();
+    model::write_synthetic(path, spec);
+    auto dev = open();
+    ds4_device_info small{};
+    small.struct_size = sizeof(small);
+    small.name = "mock gpu";
+    small.memory_total = small.memory_free = 1 << 20;
+    EXPECT_CALL(mock_, device_info(0, _)).WillRepeatedly(DoAll(SetArgPointee<1>(small), Return(nullptr)));
+    EXPECT_CALL(mock_, buffer_wrap_host(kDev, _, _, _, _)).WillOnce(Return(fail(DS4_ERR_UNSUPPORTED, "discrete")));
+    EXPECT_CALL(mock_, buffer_alloc(_, _, _, _)).Times(0);
+    expect_error([&] { model::Model::open(path, *dev); }, DS4_ERR_OUT_OF_MEMORY, "MiB but mock gpu has 1 MiB free");
 }
 
 }  // namespace
