@@ -112,7 +112,7 @@ TEST(TokenizerParity, ProtocolB8ExamplesRenderToDs4Ids) {
 TEST(OfficialVectors, PromptTokenCountsAndContinuationTokens) {
   REQUIRE_REAL_VOCAB();
   const std::string dir = testing::test_vectors_dir();
-  if (dir.empty()) GTEST_SKIP() << "shared/data/test-vectors not found (set DS4_TEST_VECTORS_DIR)";
+  if (dir.empty()) FAIL() << "tests/fixtures/test-vectors not found (or set DS4_TEST_VECTORS_DIR)";
   const auto manifest = nlohmann::json::parse(testing::read_file(dir + "/manifest.json"));
   size_t cases = 0;
   for (const auto& c : manifest["prompts"]) {

@@ -82,7 +82,8 @@ inline std::string parity_dir() {
 // The official test vectors (shared/data/test-vectors beside the repository).
 inline std::string test_vectors_dir() {
   if (const char* env = std::getenv("DS4_TEST_VECTORS_DIR")) return env;
-  for (const char* rel : {"/../shared/data/test-vectors", "/shared/data/test-vectors"}) {
+  // The committed copy first (CI has no ../shared), then the spec checkout beside the repo.
+  for (const char* rel : {"/tests/fixtures/test-vectors", "/../shared/data/test-vectors", "/shared/data/test-vectors"}) {
     const std::string p = std::string(DS4_SOURCE_DIR) + rel;
     if (std::filesystem::exists(p + "/manifest.json")) return p;
   }
