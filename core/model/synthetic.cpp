@@ -9,6 +9,7 @@
 
 #include "gguf/gguf.h"
 #include "host/status.h"
+#include "model/synthetic_fast.h"
 #include "quant/quant.h"
 
 namespace ds4::model {
@@ -114,7 +115,7 @@ void stream_tensor(gguf::ByteSink& sink, const TensorSpec& t, ds4_type type, con
     const int64_t block_rows = std::max<int64_t>(1, (1 << 20) / row_len);
     std::vector<float> f;
     std::vector<uint8_t> q;
-    unsigned n_threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+    unsigned n_threads = spec.threads ? spec.threads : std::max(1u, std::thread::hardware_concurrency());
     for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
         int64_t nr = std::min(block_rows, rows - r0);
         f.resize(nr * row_len);
@@ -163,7 +164,21 @@ void add_tensors(gguf::Writer& w, std::vector<TensorSpec> specs_in, const Synthe
         w.add_tensor(t.name, type, t.ne, [&spec, &progress, specs, done, i, type, nbytes, n_total,
                                           total_bytes](gguf::ByteSink& sink) {
             const TensorSpec& ts = (*specs)[i];
-            stream_tensor(sink, ts, type, spec);
+            const bool expert = ts.cls == TensorClass::ExpertGateUp || ts.cls == TensorClass::ExpertDown;
+            if (spec.fast_experts && expert && detail::fast_tensor_type(type)) {
+                uint64_t reported = 0;
+                const float sigma = dist_for(ts, spec).width / std::sqrt(3.0f);
+                detail::stream_fast_tensor(sink, type, ts.ne[0], ts.n_elements() / ts.ne[0], sigma,
+                                           hash_name(spec.seed, ts.name), spec.threads, [&](uint64_t b) {
+                                               reported += b;
+                                               done->second += b;
+                                               if (progress && reported < nbytes)
+                                                   progress(ts.name, done->first, n_total, done->second, total_bytes);
+                                           });
+                done->second -= reported;
+            } else {
+                stream_tensor(sink, ts, type, spec);
+            }
             done->first += 1;
             done->second += nbytes;
             if (progress) progress(ts.name, done->first, n_total, done->second, total_bytes);

@@ -213,14 +213,20 @@ model::ModelConfig write_synthetic_model(const SyntheticOptions& o) {
     }
     spec.recipe = o.recipe;
     spec.seed = o.seed;
+    spec.fast_experts = o.fast_experts < 0 ? o.preset == "full" : o.fast_experts != 0;
+    spec.threads = o.threads;
     if (!o.tokenizer_json.empty()) {
-        // A real vocabulary: the model's vocab grows to hold it (full: 129280 as published).
-        // A real vocabulary is padded to the published vocab size (129280), so token ids and
-        // the LM head have the shapes of the real model.
+        // A small test vocabulary is padded to the preset's size; one that does not fit it
+        // (the real DeepSeek vocabulary) is padded to the published vocab size (129280), so
+        // token ids and the LM head have the shapes of the real model.
         constexpr uint32_t kPublishedVocab = 129280;
-        Vocabulary v = load_tokenizer_json(o.tokenizer_json, 0);
-        uint32_t want = std::max<uint32_t>(spec.cfg.vocab, kPublishedVocab);
-        if (v.tokens.size() < want) v = load_tokenizer_json(o.tokenizer_json, want);
+        Vocabulary v;
+        try {
+            v = load_tokenizer_json(o.tokenizer_json, spec.cfg.vocab);
+        } catch (const Error&) {  // too large for the preset (a broken file fails again below)
+            v = load_tokenizer_json(o.tokenizer_json, 0);
+            if (v.tokens.size() < kPublishedVocab) v = load_tokenizer_json(o.tokenizer_json, kPublishedVocab);
+        }
         spec.cfg.vocab = static_cast<uint32_t>(v.tokens.size());
         spec.tokens = std::move(v.tokens);
         spec.merges = std::move(v.merges);

@@ -84,6 +84,10 @@ struct SyntheticOptions {
     uint64_t seed = 1;
     std::string tokenizer_json;    // optional: real vocabulary (must fit the preset's vocab size)
     std::string out_path;
+    // Routed experts from random block payloads (model::SyntheticSpec::fast_experts):
+    // -1 = automatic (on for preset full only, so tiny models keep their bytes), 0 off, 1 on.
+    int fast_experts = -1;
+    unsigned threads = 0;          // 0: all hardware threads (the bytes never depend on it)
     model::SyntheticProgress progress;
 };
 // Returns the config written. Throws ds4::Error.

@@ -2,7 +2,7 @@
 //
 //   ds4-convert --hf DIR --out FILE.gguf --recipe f32|f16|q8|q2|q4 [--tokenizer tokenizer.json]
 //   ds4-convert --synthetic --preset tiny|full [--layers N] --recipe q2 --seed S
-//               [--tokenizer tokenizer.json] --out FILE.gguf
+//               [--tokenizer tokenizer.json] [--fast-experts | --no-fast-experts] --out FILE.gguf
 //
 // Errors are one line on stderr, exit status 1. docs/convert.md describes everything.
 #include <CLI/CLI.hpp>
@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
     CLI::App app{"ds4-convert: Hugging Face safetensors (official FP8/FP4 or transformers) -> ds4 GGUF"};
     std::string hf, out, recipe = "q2", tokenizer, preset = "tiny", name;
     bool synthetic = false, quiet = false;
+    int fast_experts = -1;
     uint32_t layers = 0;
     uint64_t seed = 1;
     unsigned threads = 0;
@@ -57,11 +58,14 @@ int main(int argc, char** argv) {
     app.add_option("--recipe", recipe, "tensor types: f32, f16, q8, q2 or q4")->capture_default_str();
     app.add_option("--tokenizer", tokenizer, "tokenizer.json (default: DIR/tokenizer.json, else generated)");
     app.add_option("--name", name, "general.name (default: the checkpoint directory name)");
-    app.add_option("--threads", threads, "quantization threads (0 = all cores, max 16)");
+    app.add_option("--threads", threads, "quantization threads (0 = all cores; max 16 for --hf)");
     app.add_flag("--synthetic", synthetic, "write a synthetic model from a seed instead of converting");
     app.add_option("--preset", preset, "synthetic preset: tiny or full")->capture_default_str();
     app.add_option("--layers", layers, "synthetic layer count (default: preset's)");
     app.add_option("--seed", seed, "synthetic seed")->capture_default_str();
+    app.add_flag_function(
+        "--fast-experts,!--no-fast-experts", [&](int64_t n) { fast_experts = n > 0 ? 1 : 0; },
+        "synthetic routed experts from random block payloads (default: on for --preset full only)");
     app.add_flag("--quiet,-q", quiet, "no progress line");
     CLI11_PARSE(app, argc, argv);
 
@@ -77,6 +81,8 @@ int main(int argc, char** argv) {
             o.seed = seed;
             o.tokenizer_json = tokenizer;
             o.out_path = out;
+            o.fast_experts = fast_experts;
+            o.threads = threads;
             o.progress = [&](const std::string& t, uint64_t d, uint64_t n, uint64_t b, uint64_t bt) { line.update(t, d, n, b, bt); };
             auto cfg = ds4::convert::write_synthetic_model(o);
             std::fprintf(stderr, "%s: synthetic %s (%s, seed %llu)\n", out.c_str(), cfg.summary().c_str(),

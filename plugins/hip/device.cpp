@@ -44,6 +44,14 @@ ds4_status* parse_fault(const char* value, FaultPlan* out) {
     return nullptr;
 }
 
+bool parse_switch(const char* value, bool* out) {
+    const std::string v = value ? value : "";
+    if (v == "1" || v == "on" || v == "true" || v == "yes") *out = true;
+    else if (v == "0" || v == "off" || v == "false" || v == "no") *out = false;
+    else return false;
+    return true;
+}
+
 }  // namespace
 
 uint32_t probe_device_count() {
@@ -92,22 +100,30 @@ ds4_status* device_open(void*, uint32_t index, const ds4_option* options, uint32
         return make_status(DS4_ERR_INVALID_ARGUMENT, "device_open: no device " + std::to_string(index));
     if (n_options && !options) return make_status(DS4_ERR_INVALID_ARGUMENT, "device_open: options is NULL");
     FaultPlan fault;
+    // Graph capture is on unless the environment or the option turns it off (debugging).
+    bool graphs = true;
+    if (const char* env = std::getenv("DS4_GPU_GRAPHS"); env && *env && !parse_switch(env, &graphs))
+        return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("DS4_GPU_GRAPHS='") + env + "' is not 0 or 1");
     for (uint32_t i = 0; i < n_options; ++i) {
         const char* key = options[i].key ? options[i].key : "";
         const char* value = options[i].value ? options[i].value : "";
         if (std::strcmp(key, "inject_fault") == 0) {
             if (ds4_status* st = parse_fault(value, &fault)) return st;
+        } else if (std::strcmp(key, "graphs") == 0) {
+            if (!parse_switch(value, &graphs))
+                return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("option graphs: '") + value + "' is not 0 or 1");
         } else if (std::strcmp(key, "threads") == 0) {
             // Accepted for config compatibility with cpu-ref: GPU work does not use host threads.
         } else {
-            return make_status(DS4_ERR_INVALID_ARGUMENT,
-                               std::string("unknown device option '") + key + "' (knows: inject_fault, threads)");
+            return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("unknown device option '") + key +
+                                                             "' (knows: inject_fault, graphs, threads)");
         }
     }
     auto dev = std::unique_ptr<ds4_device>(new (std::nothrow) ds4_device);
     if (!dev) return make_status(DS4_ERR_OUT_OF_MEMORY, "device_open: out of memory");
     dev->index = static_cast<int>(index);
     dev->fault = fault;
+    dev->graphs = graphs;
     auto fail = [&](const char* what, gpuError_t e) {
         (void)gpuGetLastError();
         device_close(dev.release());
@@ -120,6 +136,10 @@ ds4_status* device_open(void*, uint32_t index, const ds4_option* options, uint32
     if (gpuError_t e = gpuMalloc(reinterpret_cast<void**>(&dev->err), sizeof(DeviceError)); e != gpuSuccess)
         return fail("error word", e);
     if (gpuError_t e = gpuMemset(dev->err, 0, sizeof(DeviceError)); e != gpuSuccess) return fail("error word", e);
+    // Pinned, so the copy back can be part of a captured graph.
+    if (gpuError_t e = gpuHostAlloc(reinterpret_cast<void**>(&dev->err_host), sizeof(DeviceError)); e != gpuSuccess)
+        return fail("error word", e);
+    std::memset(dev->err_host, 0, sizeof(DeviceError));
     // The IQ2_XXS tables are facts of the format; the device gets ds4::quant's copies.
     if (gpuError_t e = gpuMalloc(reinterpret_cast<void**>(&dev->iq2_grid), sizeof(quant::kIq2xxsGrid)); e != gpuSuccess)
         return fail("tables", e);
@@ -140,6 +160,7 @@ void device_close(ds4_device* dev) {
     gpuSetDevice(dev->index);
     if (dev->stream) gpuStreamSynchronize(dev->stream);
     if (dev->err) gpuFree(dev->err);
+    if (dev->err_host) gpuFreeHost(dev->err_host);
     if (dev->iq2_grid) gpuFree(dev->iq2_grid);
     if (dev->iq2_signs) gpuFree(dev->iq2_signs);
     if (dev->stream) gpuStreamDestroy(dev->stream);
@@ -161,12 +182,28 @@ ds4_status* mark_lost(ds4_device* dev, const char* call, gpuError_t err) {
     return device_lost_check(dev, call);
 }
 
-ds4_status* fault_on(ds4_device* dev, FaultSite site, const char* call) {
-    if (ds4_status* st = device_lost_check(dev, call)) return st;
-    uint64_t count = site == FaultSite::Submit ? ++dev->n_submits : ++dev->n_syncs;
-    if (dev->fault.site == site && count == dev->fault.nth) {
+bool fault_due(ds4_device* dev, FaultSite site) {
+    const uint64_t count = site == FaultSite::Submit ? ++dev->n_submits : ++dev->n_syncs;
+    return dev->fault.site == site && count == dev->fault.nth;
+}
+
+ds4_status* wait_stream(ds4_device* dev, const char* call, bool inject) {
+    gpuError_t e = gpuSuccess;
+    if (inject) e = launch_trap(dev->stream);
+    // Kernel faults are sticky asynchronous errors: they surface here.
+    if (e == gpuSuccess) e = gpuStreamSynchronize(dev->stream);
+    if (e == gpuSuccess && inject) {
+        // The trap did not fault (it always should): still honour the option.
         dev->lost = true;
-        dev->lost_reason = "injected fault";
+        dev->lost_reason = "injected fault (the trap kernel did not fault)";
+        return device_lost_check(dev, call);
+    }
+    if (e != gpuSuccess) {
+        if (!inject) return mark_lost(dev, call, e);
+        dev->lost = true;
+        dev->lost_reason = gpu_error(e) + ", a fault injected by inject_fault=" +
+                           (dev->fault.site == FaultSite::Submit ? "submit:" : "synchronize:") +
+                           std::to_string(dev->fault.nth);
         return device_lost_check(dev, call);
     }
     return nullptr;
@@ -174,11 +211,10 @@ ds4_status* fault_on(ds4_device* dev, FaultSite site, const char* call) {
 
 ds4_status* synchronize(ds4_device* dev) {
     if (!dev) return make_status(DS4_ERR_INVALID_ARGUMENT, "synchronize: device is NULL");
-    if (ds4_status* st = fault_on(dev, FaultSite::Synchronize, "synchronize")) return st;
+    if (ds4_status* st = device_lost_check(dev, "synchronize")) return st;
+    const bool inject = fault_due(dev, FaultSite::Synchronize);
     gpuSetDevice(dev->index);
-    // Kernel faults are sticky asynchronous errors: they surface here.
-    if (gpuError_t e = gpuStreamSynchronize(dev->stream); e != gpuSuccess) return mark_lost(dev, "synchronize", e);
-    return nullptr;
+    return wait_stream(dev, "synchronize", inject);
 }
 
 ds4_status* buffer_alloc(ds4_device* dev, uint64_t size, uint32_t, ds4_buffer** out) {

@@ -26,7 +26,11 @@ void shutdown(void* self);
 
 // Fault bookkeeping shared by plan_submit and synchronize.
 ds4_status* device_lost_check(const ds4_device* dev, const char* call);
-ds4_status* fault_on(ds4_device* dev, FaultSite site, const char* call);
+// Counts a call of `site`; true when inject_fault asks this call to fault.
+bool fault_due(ds4_device* dev, FaultSite site);
+// Waits for the device stream (after enqueuing the trap kernel when `inject`); an asynchronous
+// error marks the device lost and returns DEVICE_LOST.
+ds4_status* wait_stream(ds4_device* dev, const char* call, bool inject);
 // Marks the device lost after an asynchronous GPU error and returns DEVICE_LOST.
 ds4_status* mark_lost(ds4_device* dev, const char* call, gpuError_t err);
 

@@ -74,4 +74,7 @@ uint64_t scratch_bytes_for(const ds4_node& node);
 // Status of the last launch (a bad launch configuration is a plugin bug).
 KernelStatus launch_status(const char* what);
 
+// Enqueues a kernel that traps (fault.cu): the inject_fault option's real device fault.
+gpuError_t launch_trap(gpuStream_t stream);
+
 }  // namespace ds4::gpu

@@ -16,13 +16,18 @@ const ds4_host_api* host();
 ds4_status* make_status(ds4_status_code code, const std::string& message);
 inline ds4_status* make_status(const KernelStatus& s) { return s.ok() ? nullptr : make_status(s.code, s.message); }
 
-// Fault injection (device option inject_fault, as cpu-ref): the N-th call of `site` reports
-// DEVICE_LOST and poisons the device.
+// Fault injection (device option inject_fault, as cpu-ref): the N-th call of `site` launches a
+// kernel that traps, so the device really faults and the call reports DEVICE_LOST from the
+// runtime's own error (after a real fault the context is unusable until the process ends).
 enum class FaultSite { None, Submit, Synchronize };
 struct FaultPlan {
     FaultSite site = FaultSite::None;
     uint64_t nth = 0;
 };
+
+// How a plan runs: not yet submitted, replaying its captured graph, or launching its kernels
+// one by one (graphs disabled, or the capture failed).
+enum class GraphState { Untried, Captured, Eager };
 
 }  // namespace ds4::gpu
 
@@ -30,8 +35,10 @@ struct FaultPlan {
 struct ds4_device {
     int index = 0;
     gpuStream_t stream = nullptr;
-    ds4::gpu::DeviceError* err = nullptr;  // device memory
-    uint64_t* iq2_grid = nullptr;          // device copies of the IQ2_XXS tables
+    ds4::gpu::DeviceError* err = nullptr;       // device memory
+    ds4::gpu::DeviceError* err_host = nullptr;  // pinned host copy, written at the end of each submit
+    bool graphs = true;                         // capture plans into graphs (option graphs=0 / DS4_GPU_GRAPHS=0)
+    uint64_t* iq2_grid = nullptr;               // device copies of the IQ2_XXS tables
     uint8_t* iq2_signs = nullptr;
     ds4::gpu::FaultPlan fault;
     uint64_t n_submits = 0;
@@ -47,7 +54,8 @@ struct ds4_buffer {
     uint64_t size = 0;
 };
 
-// A validated, self-contained copy of a graph plus the device scratch its nodes need.
+// A validated, self-contained copy of a graph plus the device scratch its nodes need, and the
+// executable graph captured from its kernel sequence at the first submit.
 struct ds4_plan {
     ds4_device* dev = nullptr;
     std::deque<ds4_tensor> tensors;
@@ -56,4 +64,6 @@ struct ds4_plan {
     std::vector<const ds4::gpu::OpEntry*> ops;
     float* scratch = nullptr;
     uint64_t scratch_bytes = 0;
+    ds4::gpu::GraphState graph_state = ds4::gpu::GraphState::Untried;
+    gpuGraphExec_t exec = nullptr;
 };

@@ -1,10 +1,14 @@
 // Plans: plan_create validates every node (generic tensor checks, then the op's check) and
-// copies nodes, tensors and params; plan_submit enqueues the nodes on the device stream.
+// copies nodes, tensors and params; plan_submit runs the nodes on the device stream.
 //
-// First version: plan_submit waits for its own work at the end and reads the device error
-// word, so data errors (an index out of range) fail the submit itself as the ABI asks, and
-// asynchronous faults surface as DEVICE_LOST. Overlapping submits with host work (and CUDA
-// graphs) is future work.
+// The first submit captures the whole kernel sequence (error-word reset, every node's
+// launches, the copy of the error word to pinned host memory) into a graph; later submits
+// replay it with one launch. Launchers take only shapes and addresses (fixed for a plan) as
+// launch parameters; data the host rewrites between submits (positions, token ids) is read by
+// the kernels from device memory. When capture is off (option graphs=0, DS4_GPU_GRAPHS=0) or
+// fails, the plan launches its kernels one by one instead, with the same results.
+// plan_submit then waits once and checks the error word, so data errors (an index out of range)
+// fail the submit itself as the ABI asks, and asynchronous faults surface as DEVICE_LOST.
 #include <map>
 #include <memory>
 #include <new>
@@ -177,30 +181,92 @@ ds4_status* plan_create(ds4_device* dev, const ds4_graph* graph, ds4_plan** out)
     }
 }
 
-ds4_status* plan_submit(ds4_plan* plan) {
-    if (!plan) return make_status(DS4_ERR_INVALID_ARGUMENT, "plan_submit: plan is NULL");
+namespace {
+
+// A failed enqueue: either a launcher's own status (bad shape at run time, a plugin bug) or a
+// runtime error while enqueuing (the device is then lost).
+struct EnqueueError {
+    ds4_status* status = nullptr;
+    gpuError_t runtime = gpuSuccess;
+};
+
+// Enqueues one whole submit on the device stream: reset the error word, every node, copy the
+// error word back to pinned host memory. Also what a capture records.
+EnqueueError enqueue_plan(ds4_plan* plan) {
     ds4_device* dev = plan->dev;
-    if (ds4_status* st = fault_on(dev, FaultSite::Submit, "plan_submit")) return st;
-    gpuSetDevice(dev->index);
     KernelContext ctx{dev->stream, dev->err, 0, plan->scratch, plan->scratch_bytes, dev->iq2_grid, dev->iq2_signs};
     if (gpuError_t e = gpuMemsetAsync(dev->err, 0, sizeof(DeviceError), dev->stream); e != gpuSuccess)
-        return mark_lost(dev, "plan_submit", e);
+        return {nullptr, e};
     for (size_t i = 0; i < plan->nodes.size(); ++i) {
         const ds4_node& node = plan->nodes[i];
         ctx.node = static_cast<int32_t>(i);
         try {
             KernelStatus st = plan->ops[i]->run(node, ctx);
-            if (!st.ok()) return make_status(st.code, node_prefix(static_cast<uint32_t>(i), node.op) + st.message);
+            if (!st.ok()) return {make_status(st.code, node_prefix(static_cast<uint32_t>(i), node.op) + st.message)};
         } catch (const std::bad_alloc&) {
-            return make_status(DS4_ERR_OUT_OF_MEMORY, node_prefix(static_cast<uint32_t>(i), node.op) + "out of memory");
+            return {make_status(DS4_ERR_OUT_OF_MEMORY, node_prefix(static_cast<uint32_t>(i), node.op) + "out of memory")};
         } catch (const std::exception& e) {
-            return make_status(DS4_ERR_INTERNAL, node_prefix(static_cast<uint32_t>(i), node.op) + e.what());
+            return {make_status(DS4_ERR_INTERNAL, node_prefix(static_cast<uint32_t>(i), node.op) + e.what())};
         }
     }
-    DeviceError err{};
-    gpuError_t e = gpuMemcpyAsync(&err, dev->err, sizeof(err), gpuMemcpyDeviceToHost, dev->stream);
-    if (e == gpuSuccess) e = gpuStreamSynchronize(dev->stream);
-    if (e != gpuSuccess) return mark_lost(dev, "plan_submit", e);
+    if (gpuError_t e = gpuMemcpyAsync(dev->err_host, dev->err, sizeof(DeviceError), gpuMemcpyDeviceToHost, dev->stream);
+        e != gpuSuccess)
+        return {nullptr, e};
+    return {};
+}
+
+// Records the plan into an executable graph. False (and the plan stays eager) when the
+// runtime refuses: a launcher used a call that cannot be captured, or graphs are unsupported.
+// A launcher's own error is returned in *error and ends the capture cleanly.
+bool capture_plan(ds4_plan* plan, ds4_status** error) {
+    ds4_device* dev = plan->dev;
+    *error = nullptr;
+    if (gpuStreamBeginCapture(dev->stream, gpuStreamCaptureModeThreadLocal) != gpuSuccess) {
+        (void)gpuGetLastError();
+        return false;
+    }
+    EnqueueError enq = enqueue_plan(plan);
+    gpuGraph_t graph = nullptr;
+    gpuError_t e = gpuStreamEndCapture(dev->stream, &graph);
+    if (enq.status || enq.runtime != gpuSuccess || e != gpuSuccess || !graph) {
+        if (graph) gpuGraphDestroy(graph);
+        (void)gpuGetLastError();
+        *error = enq.status;
+        return false;
+    }
+    e = gpuGraphInstantiate(&plan->exec, graph);
+    gpuGraphDestroy(graph);
+    if (e != gpuSuccess) {
+        plan->exec = nullptr;
+        (void)gpuGetLastError();
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+ds4_status* plan_submit(ds4_plan* plan) {
+    if (!plan) return make_status(DS4_ERR_INVALID_ARGUMENT, "plan_submit: plan is NULL");
+    ds4_device* dev = plan->dev;
+    if (ds4_status* st = device_lost_check(dev, "plan_submit")) return st;
+    const bool inject = fault_due(dev, FaultSite::Submit);
+    gpuSetDevice(dev->index);
+    if (plan->graph_state == GraphState::Untried) {
+        ds4_status* error = nullptr;
+        if (dev->graphs && capture_plan(plan, &error)) plan->graph_state = GraphState::Captured;
+        else if (error) return error;  // the same launcher would fail eagerly too
+        else plan->graph_state = GraphState::Eager;
+    }
+    if (plan->graph_state == GraphState::Captured) {
+        if (gpuError_t e = gpuGraphLaunch(plan->exec, dev->stream); e != gpuSuccess) return mark_lost(dev, "plan_submit", e);
+    } else {
+        EnqueueError enq = enqueue_plan(plan);
+        if (enq.runtime != gpuSuccess) return mark_lost(dev, "plan_submit", enq.runtime);
+        if (enq.status) return enq.status;
+    }
+    if (ds4_status* st = wait_stream(dev, "plan_submit", inject)) return st;
+    const DeviceError err = *dev->err_host;
     if (err.code != kErrNone) {
         uint32_t n = static_cast<uint32_t>(err.node);
         uint32_t op = n < plan->nodes.size() ? plan->nodes[n].op : 0;
@@ -211,12 +277,12 @@ ds4_status* plan_submit(ds4_plan* plan) {
 
 void plan_destroy(ds4_plan* plan) {
     if (!plan) return;
-    if (plan->scratch) {
-        gpuSetDevice(plan->dev->index);
-        gpuStreamSynchronize(plan->dev->stream);
-        gpuFree(plan->scratch);
-        (void)gpuGetLastError();
-    }
+    gpuSetDevice(plan->dev->index);
+    // Queued work may still use the scratch (and the graph).
+    gpuStreamSynchronize(plan->dev->stream);
+    if (plan->exec) gpuGraphExecDestroy(plan->exec);
+    if (plan->scratch) gpuFree(plan->scratch);
+    (void)gpuGetLastError();
     delete plan;
 }
 

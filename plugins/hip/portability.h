@@ -3,9 +3,11 @@
 // libds4-backend-cuda.so and libds4-backend-hip.so.
 //
 // Warp width: NVIDIA warps are 32 lanes, AMD CDNA wavefronts 64. Kernels of this plugin use
-// block-level shared-memory reductions and never assume a width; code that wants it asks
-// gpu_warp_size() (host, per device) or DS4_GPU_WARP_SIZE (device code, compile time).
+// block-level shared-memory reductions or gpu_shfl_xor32 (groups of 32 lanes, which exist on
+// both) and never assume a width otherwise; code that wants it asks gpu_warp_size() (host,
+// per device) or DS4_GPU_WARP_SIZE (device code, compile time).
 #pragma once
+#include <cstdint>
 
 #if defined(DS4_GPU_HIP)
 #include <hip/hip_runtime.h>
@@ -46,6 +48,12 @@ using gpuDeviceProp = hipDeviceProp_t;
 #define gpuGraphDestroy hipGraphDestroy
 #define gpuGraphExecDestroy hipGraphExecDestroy
 #define gpuGraphLaunch hipGraphLaunch
+#define gpuGraphInstantiate(exec, graph) hipGraphInstantiate(exec, graph, nullptr, nullptr, 0)
+#define gpuStreamBeginCapture hipStreamBeginCapture
+#define gpuStreamEndCapture hipStreamEndCapture
+#define gpuStreamCaptureModeThreadLocal hipStreamCaptureModeThreadLocal
+#define gpuHostAlloc(ptr, size) hipHostMalloc(ptr, size, hipHostMallocDefault)
+#define gpuFreeHost hipHostFree
 #define gpuGetLastError hipGetLastError
 #define gpuGetErrorString hipGetErrorString
 #define gpuDeviceSynchronize hipDeviceSynchronize
@@ -89,6 +97,12 @@ using gpuDeviceProp = cudaDeviceProp;
 #define gpuGraphDestroy cudaGraphDestroy
 #define gpuGraphExecDestroy cudaGraphExecDestroy
 #define gpuGraphLaunch cudaGraphLaunch
+#define gpuGraphInstantiate(exec, graph) cudaGraphInstantiate(exec, graph, 0)
+#define gpuStreamBeginCapture cudaStreamBeginCapture
+#define gpuStreamEndCapture cudaStreamEndCapture
+#define gpuStreamCaptureModeThreadLocal cudaStreamCaptureModeThreadLocal
+#define gpuHostAlloc(ptr, size) cudaHostAlloc(ptr, size, cudaHostAllocDefault)
+#define gpuFreeHost cudaFreeHost
 #define gpuGetLastError cudaGetLastError
 #define gpuGetErrorString cudaGetErrorString
 #define gpuDeviceSynchronize cudaDeviceSynchronize
@@ -101,3 +115,121 @@ inline int gpu_warp_size(int index) {
     if (gpuDeviceGetAttribute(&w, gpuDevAttrWarpSize, index) != gpuSuccess) return 0;
     return w;
 }
+
+// ---- device-side helpers (kernels only) ------------------------------------------------------
+#if defined(__CUDACC__) || defined(__HIPCC__)
+
+// Butterfly exchange inside aligned groups of 32 lanes: a whole warp on NVIDIA, half a
+// wavefront on AMD (width 32 keeps the two halves apart). Every lane of the group must call it.
+// Reductions built on it use the same tree on both vendors.
+__device__ inline float gpu_shfl_xor32(float v, int mask) {
+#if defined(DS4_GPU_HIP)
+    return __shfl_xor(v, mask, 32);
+#else
+    return __shfl_xor_sync(0xffffffffu, v, mask, 32);
+#endif
+}
+__device__ inline int gpu_shfl_xor32(int v, int mask) {
+#if defined(DS4_GPU_HIP)
+    return __shfl_xor(v, mask, 32);
+#else
+    return __shfl_xor_sync(0xffffffffu, v, mask, 32);
+#endif
+}
+
+// c + Σ_k int8(a_k)·int8(b_k) over the four bytes of a and b.
+__device__ inline int gpu_dp4a(int a, int b, int c) {
+#if defined(DS4_GPU_HIP)
+    for (int k = 0; k < 32; k += 8) c += int(int8_t(a >> k)) * int(int8_t(b >> k));
+    return c;
+#else
+    return __dp4a(a, b, c);
+#endif
+}
+
+// IEEE half bits → float by the hardware conversion (exact for every non-NaN value).
+__device__ inline float gpu_half_to_float(uint16_t h) {
+#if defined(DS4_GPU_HIP)
+    _Float16 f;
+    __builtin_memcpy(&f, &h, sizeof(f));
+    return static_cast<float>(f);
+#else
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+#endif
+}
+
+// 16-byte global → shared copies that complete asynchronously (cp.async on NVIDIA sm_80+, so
+// a block keeps several chunks in flight without holding them in registers); plain copies
+// elsewhere. Both addresses 16-byte aligned. gpu_async_commit() closes a group of this thread's
+// copies; gpu_async_wait<N>() returns once at most N of its groups are pending. A
+// __syncthreads() afterwards makes every thread's landed copies visible to the block.
+__device__ inline void gpu_async_copy16(void* smem, const void* gmem) {
+#if !defined(DS4_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(gmem) : "memory");
+#else
+    *static_cast<uint4*>(smem) = *static_cast<const uint4*>(gmem);
+#endif
+}
+__device__ inline void gpu_async_commit() {
+#if !defined(DS4_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ inline void gpu_async_wait() {
+#if !defined(DS4_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+// Overlapped launches (programmatic dependent launch on NVIDIA sm_90): a kernel launched with
+// gpu_launch_overlapped may start while the previous kernel of the stream still runs; it must
+// call gpu_dependency_wait() (all its threads) before touching memory that kernel writes or
+// reads, and may do independent work (prefetching weights) before. The previous kernel lets it
+// start early with gpu_dependents_may_launch(). Without hardware support both are no-ops and
+// the launch is an ordinary one.
+__device__ inline void gpu_dependency_wait() {
+#if !defined(DS4_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ inline void gpu_dependents_may_launch() {
+#if !defined(DS4_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" :::);
+#endif
+}
+template <class... KArgs, class... Args>
+inline gpuError_t gpu_launch_overlapped(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, gpuStream_t stream,
+                                        Args&&... args) {
+#if defined(DS4_GPU_HIP)
+    kernel<<<grid, block, smem, stream>>>(static_cast<Args&&>(args)...);
+    return hipGetLastError();
+#else
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, kernel, static_cast<Args&&>(args)...);
+#endif
+}
+
+// Aborts the running kernel: the context reports an asynchronous fault afterwards (used by
+// the inject_fault device option to exercise the DEVICE_LOST path with a real fault).
+__device__ inline void gpu_trap() {
+#if defined(DS4_GPU_HIP)
+    __builtin_trap();
+#else
+    __trap();
+#endif
+}
+
+#endif

@@ -3,6 +3,7 @@
 // machine, with 1 thread and with all threads. Matrices are >= 256 MiB so they do not fit in
 // any cache: a matvec is bandwidth-bound, and the ratio to the streaming read tells how close
 // a kernel gets to the memory limit. Not a test (not registered with ctest).
+// DS4_QUANT_DOTS=portable measures the plain C++ kernels instead of the SIMD ones.
 //
 //   ds4-bench-matvec [--plugin PATH] [--mib N] [--iters N] [--threads N] [--types q8_0,f16,...]
 #include <chrono>
@@ -18,6 +19,7 @@
 #include "host/graph.h"
 #include "host/plugin_loader.h"
 #include "host/status.h"
+#include "quant/internal.h"
 #include "quant/quant.h"
 
 namespace {
@@ -167,8 +169,11 @@ int main(int argc, char** argv) {
         const double base1 = streaming_read(stream, 1, iters);
         const double baseN = streaming_read(stream, all_threads, iters);
         std::vector<float>().swap(stream);
-        std::printf("plugin %s, weights %llu MiB per matrix (IN = 4096), best of %d\n", plugin->name().c_str(),
-                    static_cast<unsigned long long>(mib), iters);
+        // The plugin carries its own copy of ds4_quant, which picks its kernel set by the same
+        // rule (CPU features, DS4_QUANT_DOTS) as this process's copy.
+        std::printf("plugin %s, weights %llu MiB per matrix (IN = 4096), best of %d, dot kernels %s\n",
+                    plugin->name().c_str(), static_cast<unsigned long long>(mib), iters,
+                    ds4::quant::detail::active_dots().name);
         std::printf("| kernel | act | 1 thread GB/s | %d threads GB/s | %% of stream (%d thr) |\n", all_threads, all_threads);
         std::printf("|---|---|---|---|---|\n");
         std::printf("| streaming read (sum) | - | %.2f | %.2f | 100%% |\n", base1, baseN);
@@ -180,7 +185,8 @@ int main(int argc, char** argv) {
         };
         const Kind kinds[] = {{DS4_TYPE_F32, DS4_ACT_F32},  {DS4_TYPE_F16, DS4_ACT_DS4},     {DS4_TYPE_BF16, DS4_ACT_DS4},
                               {DS4_TYPE_Q8_0, DS4_ACT_DS4}, {DS4_TYPE_Q2_K, DS4_ACT_DS4},    {DS4_TYPE_Q4_K, DS4_ACT_DS4},
-                              {DS4_TYPE_IQ2_XXS, DS4_ACT_DS4}, {DS4_TYPE_Q8_0, DS4_ACT_F32}};
+                              {DS4_TYPE_IQ2_XXS, DS4_ACT_DS4}, {DS4_TYPE_Q8_0, DS4_ACT_F32},  {DS4_TYPE_Q2_K, DS4_ACT_F32},
+                              {DS4_TYPE_Q4_K, DS4_ACT_F32},    {DS4_TYPE_IQ2_XXS, DS4_ACT_F32}};
         for (const Kind& k : kinds) {
             if (!types.empty() && types.find("," + std::string(ds4_type_name(k.type)) + ",") == std::string::npos) continue;
             Result r1 = bench_type(one, k.type, k.act, bytes, iters);

@@ -129,6 +129,25 @@ TEST(Matmul, RealShapes) {
     }
 }
 
+TEST(Matmul, PrefillTokenTiles) {
+    // More tokens than one tile of a GPU kernel (8), a remainder tile, rows not a multiple of 8,
+    // and a float row length that is not a multiple of 16.
+    struct Shape {
+        ds4_type type;
+        int64_t in, out, n;
+        uint32_t act;
+    };
+    const Shape shapes[] = {
+        {DS4_TYPE_Q8_0, 1024, 40, 37, DS4_ACT_DS4},   {DS4_TYPE_Q4_K, 512, 24, 21, DS4_ACT_F32},
+        {DS4_TYPE_IQ2_XXS, 512, 19, 13, DS4_ACT_DS4}, {DS4_TYPE_Q2_K, 768, 17, 9, DS4_ACT_DS4},
+        {DS4_TYPE_F16, 100, 9, 11, DS4_ACT_DS4},      {DS4_TYPE_BF16, 48, 33, 17, DS4_ACT_F32},
+    };
+    for (const Shape& s : shapes) {
+        Input w = random_weight_input(s.type, {s.in, s.out}, s.in + 3 * s.out);
+        matmul_case("prefill", std::move(w), random_floats(s.in * s.n, s.n, -2.0f, 2.0f), s.n, s.act);
+    }
+}
+
 TEST(Matmul, LmHead4096x129280Q8_0) {
     const int64_t in = 4096, out = 129280;
     Input w = random_weight_input(DS4_TYPE_Q8_0, {in, out}, 129280);
@@ -189,6 +208,18 @@ TEST(MatmulId, TwoHundredFiftySixExperts) {
     matmul_id_case("E=256 IN=2048 OUT=32 n=3 k=6", DS4_TYPE_Q4_K, 256, 2048, 32, 3, 6, false, DS4_ACT_DS4, ids);
 }
 
+TEST(MatmulId, ManyPairsPrefill) {
+    // A prefill chunk: 40 tokens × 4 slots (more pairs than a GPU backend handles one by one,
+    // so they are grouped by expert), repeated experts, unused experts and -1 slots.
+    const int64_t n = 40, k = 4, E = 16;
+    std::vector<int32_t> ids(static_cast<size_t>(n * k));
+    for (int64_t i = 0; i < n * k; ++i) ids[i] = i % 11 == 5 ? -1 : static_cast<int32_t>((i * 7 + i / 5) % (E - 3));
+    matmul_id_case("E=16 n=40 k=4 shared x", DS4_TYPE_Q2_K, E, 256, 24, n, k, true, DS4_ACT_DS4, ids);
+    matmul_id_case("E=16 n=40 k=4 per-slot x", DS4_TYPE_IQ2_XXS, E, 256, 19, n, k, false, DS4_ACT_DS4, ids);
+    matmul_id_case("E=16 n=40 k=4 per-slot x", DS4_TYPE_Q8_0, E, 64, 9, n, k, false, DS4_ACT_F32, ids);
+    matmul_id_case("E=16 n=40 k=4 shared x", DS4_TYPE_F16, E, 40, 12, n, k, true, DS4_ACT_DS4, ids);
+}
+
 TEST(MatmulId, OutOfRangeExpertFailsTheSubmit) {
     ds4_params_matmul p{};
     Case c;
@@ -199,6 +230,15 @@ TEST(MatmulId, OutOfRangeExpertFailsTheSubmit) {
     c.srcs.push_back(i32_input({2, 1}, {0, 3}));
     c.dsts.push_back({DS4_TYPE_F32, {2, 2, 1}, {}});
     RunResult r = run_case(Harness::get().device(), c);
+    ASSERT_TRUE(r.supported);
+    EXPECT_NE(r.error.find("invalid argument"), std::string::npos) << r.error;
+    // The same among many pairs (a prefill: GPU backends group the pairs by expert first).
+    std::vector<int32_t> many(2 * 30, 1);
+    many[37] = 3;
+    c.srcs[1] = f32_input({4, 1, 30}, random_floats(4 * 30, 2));
+    c.srcs[2] = i32_input({2, 30}, many);
+    c.dsts[0].ne = {2, 2, 30};
+    r = run_case(Harness::get().device(), c);
     ASSERT_TRUE(r.supported);
     EXPECT_NE(r.error.find("invalid argument"), std::string::npos) << r.error;
 }

@@ -22,6 +22,10 @@ namespace {
 // enough that the per-item overhead vanishes.
 constexpr int64_t kRowsPerItem = 16;
 
+// Activation rows per weight row from which a whole-row decode (scalar dequantize_row) pays
+// off against the fused dequantize-dot kernels (measured ~40 on AVX2 for every block type).
+constexpr size_t kDecodeMinPairs = 32;
+
 quant::ActQuant act_mode(uint32_t act_quant) {
     return act_quant == DS4_ACT_DS4 ? quant::ActQuant::Ds4 : quant::ActQuant::None;
 }
@@ -88,18 +92,20 @@ void run_groups(const std::vector<Group>& groups, ds4_type wtype, int64_t in, in
     for (size_t g = 0; g < groups.size(); ++g)
         for (int64_t o = 0; o < out_rows; o += kRowsPerItem)
             items.push_back({static_cast<int32_t>(g), o, o + kRowsPerItem < out_rows ? o + kRowsPerItem : out_rows});
-    // With f32 activations a (non-F32) weight row is decoded once into a scratch row and dotted
-    // with dot_f32_f32 against every activation row that uses it. That is the same 8-lane
-    // order as dot_dequant_f32 / dot_f16_f32 / dot_bf16_f32 (blocks are multiples of 8), so
-    // results equal the per-row dots bit for bit, and one whole-row decode is cheaper than
-    // the per-block decode calls of dot_dequant_f32.
+    // With f32 activations the library's fused dots (dot_dequant_f32: each element decoded
+    // with dequantize_row's formula, 8 lanes as dot_f32_f32) cost about one f32 dot per
+    // activation row. When many activation rows share a weight row (prefill, busy experts) the
+    // row is instead decoded once into a scratch row and dotted with dot_f32_f32: the same
+    // values in the same lane order, so results equal the per-row dots bit for bit, and the
+    // decode cost is spread over the rows. F16/BF16 (and F32) never need the scratch row.
     const bool f32_acts = acts.fmt == quant::ActFormat::F32;
+    const bool block_quant = wtype != DS4_TYPE_F32 && wtype != DS4_TYPE_F16 && wtype != DS4_TYPE_BF16;
     pool.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t i0, int64_t i1) {
         std::vector<float> wrow;
         for (int64_t i = i0; i < i1; ++i) {
             const Item& it = items[i];
             const Group& g = groups[it.group];
-            const bool decode = f32_acts && wtype != DS4_TYPE_F32;
+            const bool decode = f32_acts && block_quant && g.pairs.size() >= kDecodeMinPairs;
             if (decode && wrow.empty()) wrow.resize(static_cast<size_t>(in));
             for (int64_t o = it.o0; o < it.o1; ++o) {
                 const uint8_t* w = g.w + o * w_row_bytes;

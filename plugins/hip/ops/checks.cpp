@@ -248,10 +248,12 @@ KernelStatus check_matmul_f32(const ds4_node& node) {
     return {};
 }
 
-// Matmuls stage the activation rows as contiguous (possibly fake-quantized) f32 rows.
+// Matmuls stage the activation rows (quantized codes or f32 copies) and MATMUL_ID's expert
+// lists in plan scratch (layout in matmul.cu).
 uint64_t scratch_bytes_for(const ds4_node& node) {
-    if ((node.op == DS4_OP_MATMUL || node.op == DS4_OP_MATMUL_ID) && node.src[1])
-        return static_cast<uint64_t>(n_elems(node.src[1])) * sizeof(float);
+    if (node.op == DS4_OP_MATMUL || node.op == DS4_OP_MATMUL_ID) return matmul_scratch_bytes(node);
+    if (uint64_t b = tier1_hc_moe_scratch_bytes(node)) return b;
+    if (uint64_t b = tier1_attention_scratch_bytes(node)) return b;
     return 0;
 }
 

@@ -1,21 +1,26 @@
 // MATMUL, MATMUL_ID, MATMUL_F32.
 //
-// First, simplest-correct version (no tensor cores, no tiling):
-//   1. the activation rows are staged once into plan scratch as contiguous f32 rows. Under
-//      DS4_ACT_DS4 they are replaced by their activation quantization, dequantized
-//      (x' = d·q with Q8_0-act blocks for Q8_0 weights, Q8_K blocks for Q2_K/Q4_K/IQ2_XXS,
-//      MODEL.md §E.5/§E.6). Σ (d_w·q_w)(d_x·q_x) equals ds4's integer dot up to float
-//      rounding of the products, which the conformance tolerance covers.
-//   2. one block per (output row, activation row): each thread dequantizes and accumulates a
-//      strided slice of the row, then a shared-memory tree sums the slices in a fixed order.
-//      No atomics: results are bit-identical run to run and independent of the batch.
+// Weight matmuls (MATMUL, MATMUL_ID) run in two steps:
+//   1. the activation rows are staged once into plan scratch (matvec.cuh, Acts): under
+//      DS4_ACT_DS4 quantized exactly like ds4::quant (Q8_0-act for Q8_0 weights, Q8_K for
+//      Q2_K/Q4_K/IQ2_XXS: int8 codes + f32 scales), otherwise copied as contiguous f32 rows;
+//   2. tile blocks stream 8 weight rows at a time through shared memory in ~1-2 KiB chunks
+//      (16-byte loads, the next chunk in flight while the current one is computed) and dot them
+//      with up to T activation rows, so a weight byte is read from memory once per T tokens.
+//      Decode (n <= 4) uses T = n; prefill tiles tokens by 8.
+// MATMUL_ID: few (token, slot) pairs (decode) get one tile row per pair, reading the expert id
+// in the kernel; many pairs (prefill) are first grouped by expert on the device (one block,
+// integer atomics on the lists only; a pair's value does not depend on its group), then each
+// expert's tokens are tiled like a prefill. Launch shapes depend only on tensor shapes, never
+// on ids or other data, so plans can be captured into graphs.
+// The reduction order of every output is fixed (matvec.cuh): results are bit-identical run to
+// run and equal whatever the number of tokens.
 #include "common.cuh"
+#include "matvec.cuh"
 #include "ops.h"
 
 namespace ds4::gpu {
 namespace {
-
-constexpr int kDotThreads = 128;
 
 enum ActMode : int { kActF32 = 0, kActQ8_0 = 1, kActQ8_K = 2 };
 
@@ -28,97 +33,295 @@ ActMode act_mode_for(uint32_t wtype, uint32_t act_quant) {
     }
 }
 
-// clamp(round_half_even(v), -128, 127) as ds4::quant (NaN → 0).
-__device__ inline float d_q8(float v) {
-    if (!(v == v)) return 0.0f;
-    return fminf(fmaxf(rintf(v), -128.0f), 127.0f);
+constexpr int64_t kPairTileMax = 32;  // MATMUL_ID: up to this many pairs, one tile row per pair
+constexpr int64_t kGroupMaxExperts = 4000;  // grouping lists live in 48 KiB of shared memory
+constexpr int kGroupThreads = 1024;
+
+uint64_t align256(uint64_t v) { return (v + 255) / 256 * 256; }
+
+// Plan-scratch layout of one weight matmul node (the same on host and device).
+struct Layout {
+    ActMode mode;
+    int64_t rows, in, ld;
+    uint64_t q_off, d_off, f_off;           // activation codes / scales / f32 rows
+    uint64_t cnt_off, off_off, list_off;    // MATMUL_ID grouping (prefill)
+    int64_t experts, pairs;
+    bool grouped;
+    uint64_t total;
+};
+
+Layout layout_for(const ds4_node& node) {
+    ds4_params_matmul p;
+    read_params(node, &p);
+    const ds4_tensor *w = node.src[0], *x = node.src[1];
+    Layout L{};
+    L.mode = act_mode_for(w->type, p.act_quant);
+    L.in = x->ne[0];
+    L.rows = n_rows(x);
+    L.ld = (L.in + 15) / 16 * 16;
+    uint64_t at = 0;
+    if (L.mode == kActF32) {
+        L.f_off = at;
+        at = align256(at + static_cast<uint64_t>(L.rows * L.ld) * 4);
+    } else {
+        const int64_t bs = L.mode == kActQ8_0 ? 32 : 256;
+        L.q_off = at;
+        at = align256(at + static_cast<uint64_t>(L.rows * L.ld));
+        L.d_off = at;
+        at = align256(at + static_cast<uint64_t>(L.rows * (L.ld / bs)) * 4);
+    }
+    if (node.op == DS4_OP_MATMUL_ID && node.src[2]) {
+        L.experts = w->ne[2];
+        L.pairs = node.src[2]->ne[0] * node.src[2]->ne[1];
+        L.grouped = L.pairs > kPairTileMax && L.experts <= kGroupMaxExperts;
+        if (L.grouped) {
+            // Bucket E collects the pairs with id -1 (zero rows).
+            L.cnt_off = at;
+            at = align256(at + static_cast<uint64_t>(L.experts + 1) * 4);
+            L.off_off = at;
+            at = align256(at + static_cast<uint64_t>(L.experts + 1) * 4);
+            L.list_off = at;
+            at = align256(at + static_cast<uint64_t>(L.pairs) * 4);
+        }
+    }
+    L.total = at;
+    return L;
 }
 
-// One thread per activation block of one row: copies (kActF32) or fake-quantizes the block.
-__global__ void stage_acts_kernel(DTensor x, float* out, int64_t rows, int mode) {
-    const int64_t in = x.ne[0];
-    const int64_t bs = mode == kActQ8_0 ? 32 : (mode == kActQ8_K ? 256 : 1);
-    const int64_t nb = in / bs, total = rows * nb;
-    for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
-        const int64_t r = e / nb, b0 = (e % nb) * bs;
-        float* o = out + r * in + b0;
-        if (mode == kActF32) {
-            *o = *reinterpret_cast<const float*>(d_row_elem(x, r, b0));
-            continue;
-        }
+mv::Acts acts_of(const Layout& L, uint8_t* scratch) {
+    mv::Acts a{};
+    a.q = reinterpret_cast<const int8_t*>(scratch + L.q_off);
+    a.d = reinterpret_cast<const float*>(scratch + L.d_off);
+    a.f = reinterpret_cast<const float*>(scratch + L.f_off);
+    a.ld = L.ld;
+    return a;
+}
+
+// clamp(round_half_even(v), -128, 127) as ds4::quant (NaN → 0).
+__device__ inline int d_q8(float v) {
+    if (!(v == v)) return 0;
+    return int(fminf(fmaxf(rintf(v), -128.0f), 127.0f));
+}
+
+__device__ inline float x_at(const DTensor& x, int64_t r, int64_t i) {
+    return *reinterpret_cast<const float*>(d_row_elem(x, r, i));
+}
+
+// Activation quantization: one 32-lane group per 256 elements of a row, 8 per lane.
+//  BS = 32:  Q8_0-act, d = amax/127, q = rne(x·(1/d)) (4 lanes per block);
+//  BS = 256: Q8_K, v = the element of largest |x| (first on ties), q = rne((−127/v)·x),
+//            d = 1/(−127/v).
+template <int BS>
+__global__ void __launch_bounds__(256) quantize_acts_kernel(DTensor x, int64_t rows, int64_t in, int64_t ld, int8_t* q,
+                                                            float* d) {
+    gpu_dependents_may_launch();  // the tile kernel may start prefetching its weights
+    const int lane = threadIdx.x % 32;
+    const int64_t segs = (in + 255) / 256, total = rows * segs;
+    const int64_t groups = int64_t(gridDim.x) * (blockDim.x / 32);
+    for (int64_t g = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32; g < total; g += groups) {
+        const int64_t r = g / segs, i0 = (g % segs) * 256 + 8 * lane;
+        const bool live = i0 < in;  // in is a multiple of 32: a lane has all 8 elements or none
+        float v[8];
         float amax = 0.0f, vmax = 0.0f;
-        for (int64_t i = 0; i < bs; ++i) {
-            const float v = *reinterpret_cast<const float*>(d_row_elem(x, r, b0 + i));
-            const float a = fabsf(v);
+        int imax = -1;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            v[i] = live ? x_at(x, r, i0 + i) : 0.0f;
+            const float a = fabsf(v[i]);
             if (a > amax) {
                 amax = a;
-                vmax = v;
+                vmax = v[i];
+                imax = 8 * lane + i;
             }
         }
-        if (mode == kActQ8_0) {
-            const float d = amax / 127.0f;
-            const float id = d != 0.0f ? 1.0f / d : 0.0f;
-            for (int64_t i = 0; i < bs; ++i) {
-                const float v = *reinterpret_cast<const float*>(d_row_elem(x, r, b0 + i));
-                o[i] = d * d_q8(v * id);
-            }
-        } else if (amax == 0.0f) {
-            for (int64_t i = 0; i < bs; ++i) o[i] = 0.0f;
+        float scale, dval;
+        if constexpr (BS == 32) {
+#pragma unroll
+            for (int m = 1; m < 4; m *= 2) amax = fmaxf(amax, gpu_shfl_xor32(amax, m));
+            dval = amax / 127.0f;
+            scale = dval != 0.0f ? 1.0f / dval : 0.0f;
         } else {
-            const float iscale = -127.0f / vmax;
-            const float d = 1.0f / iscale;
-            for (int64_t i = 0; i < bs; ++i) {
-                const float v = *reinterpret_cast<const float*>(d_row_elem(x, r, b0 + i));
-                o[i] = d * d_q8(iscale * v);
+#pragma unroll
+            for (int m = 16; m > 0; m /= 2) {
+                const float oa = gpu_shfl_xor32(amax, m), ov = gpu_shfl_xor32(vmax, m);
+                const int oi = gpu_shfl_xor32(imax, m);
+                if (oa > amax || (oa == amax && oi < imax && oa != 0.0f)) {
+                    amax = oa;
+                    vmax = ov;
+                    imax = oi;
+                }
             }
+            scale = amax != 0.0f ? -127.0f / vmax : 0.0f;
+            dval = amax != 0.0f ? 1.0f / scale : 0.0f;
         }
+        if (!live) continue;
+        uint32_t lo = 0, hi = 0;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            lo |= uint32_t(uint8_t(int8_t(d_q8(v[i] * scale)))) << (8 * i);
+            hi |= uint32_t(uint8_t(int8_t(d_q8(v[4 + i] * scale)))) << (8 * i);
+        }
+        *reinterpret_cast<uint2*>(q + r * ld + i0) = make_uint2(lo, hi);
+        if (i0 % BS == 0) d[r * (ld / BS) + i0 / BS] = dval;
     }
 }
 
-// Σ_i W[i]·x[i] over one weight row, by the whole block; result valid in thread 0.
-__device__ float block_dot(uint32_t wtype, const uint8_t* wrow, const float* x, int64_t in, const Iq2Tables& tabs) {
-    __shared__ float part[kDotThreads];
-    float acc = 0.0f;
-    for (int64_t i = threadIdx.x; i < in; i += blockDim.x) acc += d_dequant(wtype, wrow, i, tabs) * x[i];
-    part[threadIdx.x] = acc;
-    __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s /= 2) {
-        if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+// Contiguous f32 copy of the activation rows, zero-padded to ld.
+__global__ void copy_acts_kernel(DTensor x, int64_t rows, int64_t in, int64_t ld, float* f) {
+    gpu_dependents_may_launch();
+    const int64_t total = rows * ld;
+    for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+        const int64_t r = e / ld, i = e % ld;
+        f[e] = i < in ? x_at(x, r, i) : 0.0f;
+    }
+}
+
+template <int WT>
+__device__ inline mv::Iq2Smem* setup_tables(uint8_t* smem, const Iq2Tables& g) {
+    if constexpr (WT == DS4_TYPE_IQ2_XXS) {
+        auto* t = reinterpret_cast<mv::Iq2Smem*>(smem + mv::kStages * mv::kRows * mv::Chunk<WT>::bytes);
+        mv::load_iq2_tables(t, g);
         __syncthreads();
-    }
-    const float r = part[0];
-    __syncthreads();  // part[] is reused by the next call
-    return r;
-}
-
-__global__ void matmul_kernel(DTensor w, const float* x, DTensor y, int64_t rows, Iq2Tables tabs) {
-    const int64_t in = w.ne[0], o = blockIdx.x;
-    const uint8_t* wrow = w.data + o * w.nb[1];
-    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-        const float v = block_dot(w.type, wrow, x + r * in, in, tabs);
-        if (threadIdx.x == 0) *reinterpret_cast<float*>(d_row_elem(y, r, o)) = v;
+        return t;
+    } else {
+        return nullptr;
     }
 }
 
-// Pairs p = t·k + j: expert ids[t][j] applied to activation row t·kx + (kx == 1 ? 0 : j).
-__global__ void matmul_id_kernel(DTensor w, const float* x, DTensor ids, DTensor y, int64_t kx, Iq2Tables tabs,
-                                 DeviceError* err, int32_t node) {
-    const int64_t in = w.ne[0], o = blockIdx.x, k = ids.ne[0], n = ids.ne[1], E = w.ne[2];
-    for (int64_t p = blockIdx.y; p < k * n; p += gridDim.y) {
-        const int64_t t = p / k, j = p % k;
-        const int32_t e = *reinterpret_cast<const int32_t*>(d_elem(ids, j, t, 0, 0));
-        float* out = reinterpret_cast<float*>(d_elem(y, o, j, t, 0));
+// MATMUL: grid (row tiles, token tiles of T).
+template <int WT, bool Q, int T>
+__global__ void __launch_bounds__(mv::kThreads) mm_dense_kernel(const uint8_t* w, int64_t nb1, int64_t in, int64_t out,
+                                                              mv::Acts acts, int64_t n, DTensor y, Iq2Tables g) {
+    extern __shared__ uint4 smem_raw[];
+    uint8_t* smem = reinterpret_cast<uint8_t*>(smem_raw);
+    const mv::Iq2Smem* tabs = setup_tables<WT>(smem, g);
+    const int64_t o0 = int64_t(blockIdx.x) * mv::kRows;
+    for (int64_t t0 = int64_t(blockIdx.y) * T; t0 < n; t0 += int64_t(gridDim.y) * T) {
+        int64_t xrow[T];
+        float* yp[T];
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            const bool live = t0 + t < n;
+            xrow[t] = live ? t0 + t : -1;
+            yp[t] = live ? reinterpret_cast<float*>(d_row_elem(y, t0 + t, 0)) : nullptr;
+        }
+        mv::tile<WT, Q, T>(w, nb1, in, out, o0, acts, xrow, yp, y.nb[0] / 4, smem, tabs);
+    }
+}
+
+struct IdArgs {
+    const uint8_t* w;
+    int64_t nb1, nb2, in, out, experts;
+    DTensor ids, y;
+    int64_t k, kx;  // slots per token, activation rows per token (1 = shared)
+};
+
+__device__ inline int32_t id_at(const IdArgs& a, int64_t p) {
+    return *reinterpret_cast<const int32_t*>(d_elem(a.ids, p % a.k, p / a.k, 0, 0));
+}
+__device__ inline int64_t xrow_of(const IdArgs& a, int64_t p) {
+    const int64_t t = p / a.k, j = p % a.k;
+    return t * a.kx + (a.kx == 1 ? 0 : j);
+}
+__device__ inline float* yrow_of(const IdArgs& a, int64_t p) {
+    return reinterpret_cast<float*>(d_elem(a.y, 0, p % a.k, p / a.k, 0));
+}
+
+// MATMUL_ID, few pairs: grid (row tiles, pairs).
+template <int WT, bool Q>
+__global__ void __launch_bounds__(mv::kThreads) mm_id_pair_kernel(IdArgs a, mv::Acts acts, Iq2Tables g, DeviceError* err,
+                                                                int32_t node) {
+    extern __shared__ uint4 smem_raw[];
+    uint8_t* smem = reinterpret_cast<uint8_t*>(smem_raw);
+    const mv::Iq2Smem* tabs = setup_tables<WT>(smem, g);
+    gpu_dependency_wait();  // ids may come from the kernel before the activation staging
+    const int64_t o0 = int64_t(blockIdx.x) * mv::kRows, pairs = a.k * a.ids.ne[1];
+    for (int64_t p = blockIdx.y; p < pairs; p += gridDim.y) {
+        const int32_t e = id_at(a, p);
         if (e == -1) {
-            if (threadIdx.x == 0) *out = 0.0f;
+            if (threadIdx.x < mv::kRows && o0 + threadIdx.x < a.out)
+                yrow_of(a, p)[(o0 + threadIdx.x) * (a.y.nb[0] / 4)] = 0.0f;
             continue;
         }
-        if (e < 0 || e >= E) {
-            if (threadIdx.x == 0 && o == 0) d_report(err, kErrExpertId, node, e, p);
+        if (e < 0 || e >= a.experts) {
+            if (blockIdx.x == 0 && threadIdx.x == 0) d_report(err, kErrExpertId, node, e, p);
             continue;
         }
-        const uint8_t* wrow = w.data + int64_t(e) * w.nb[2] + o * w.nb[1];
-        const float v = block_dot(w.type, wrow, x + (t * kx + (kx == 1 ? 0 : j)) * in, in, tabs);
-        if (threadIdx.x == 0) *out = v;
+        const int64_t xrow[1] = {xrow_of(a, p)};
+        float* const yp[1] = {yrow_of(a, p)};
+        mv::tile<WT, Q, 1>(a.w + int64_t(e) * a.nb2, a.nb1, a.in, a.out, o0, acts, xrow, yp, a.y.nb[0] / 4, smem, tabs);
+    }
+}
+
+// MATMUL_ID, many pairs: one block sorts the pairs into per-expert lists (bucket E = id -1).
+// The order inside a list is whatever the atomics give: it only decides which pairs share a
+// tile, never a value.
+__global__ void group_pairs_kernel(IdArgs a, int* cnt, int* off, int* list, DeviceError* err, int32_t node) {
+    extern __shared__ int sh[];
+    const int64_t E = a.experts, pairs = a.k * a.ids.ne[1];
+    int* scnt = sh;
+    int* soff = sh + (E + 1);
+    int* scur = sh + 2 * (E + 1);
+    for (int64_t i = threadIdx.x; i <= E; i += blockDim.x) scnt[i] = scur[i] = 0;
+    __syncthreads();
+    for (int64_t p = threadIdx.x; p < pairs; p += blockDim.x) {
+        const int32_t e = id_at(a, p);
+        if (e >= 0 && e < E) atomicAdd(&scnt[e], 1);
+        else if (e == -1) atomicAdd(&scnt[E], 1);
+        else d_report(err, kErrExpertId, node, e, p);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int run = 0;
+        for (int64_t i = 0; i <= E; ++i) {
+            soff[i] = run;
+            run += scnt[i];
+        }
+    }
+    __syncthreads();
+    for (int64_t i = threadIdx.x; i <= E; i += blockDim.x) {
+        cnt[i] = scnt[i];
+        off[i] = soff[i];
+    }
+    for (int64_t p = threadIdx.x; p < pairs; p += blockDim.x) {
+        int32_t e = id_at(a, p);
+        if (e == -1) e = static_cast<int32_t>(E);
+        else if (e < 0 || e >= E) continue;
+        list[soff[e] + atomicAdd(&scur[e], 1)] = static_cast<int>(p);
+    }
+}
+
+// MATMUL_ID, many pairs: grid (row tiles, expert slots); each block walks its experts' lists in
+// tiles of T pairs.
+template <int WT, bool Q, int T>
+__global__ void __launch_bounds__(mv::kThreads) mm_id_grouped_kernel(IdArgs a, mv::Acts acts, Iq2Tables g, const int* cnt,
+                                                                   const int* off, const int* list) {
+    extern __shared__ uint4 smem_raw[];
+    uint8_t* smem = reinterpret_cast<uint8_t*>(smem_raw);
+    const mv::Iq2Smem* tabs = setup_tables<WT>(smem, g);
+    gpu_dependency_wait();
+    const int64_t o0 = int64_t(blockIdx.x) * mv::kRows, ys = a.y.nb[0] / 4;
+    for (int64_t e = blockIdx.y; e <= a.experts; e += gridDim.y) {
+        const int c = cnt[e], base = off[e];
+        if (e == a.experts) {  // id -1: zero rows
+            for (int i = threadIdx.x / mv::kRows; i < c; i += mv::kThreads / mv::kRows) {
+                const int r = threadIdx.x % mv::kRows;
+                if (o0 + r < a.out) yrow_of(a, list[base + i])[(o0 + r) * ys] = 0.0f;
+            }
+            continue;
+        }
+        for (int i0 = 0; i0 < c; i0 += T) {
+            int64_t xrow[T];
+            float* yp[T];
+#pragma unroll
+            for (int t = 0; t < T; ++t) {
+                const bool live = i0 + t < c;
+                const int64_t p = live ? list[base + i0 + t] : 0;
+                xrow[t] = live ? xrow_of(a, p) : -1;
+                yp[t] = live ? yrow_of(a, p) : nullptr;
+            }
+            mv::tile<WT, Q, T>(a.w + e * a.nb2, a.nb1, a.in, a.out, o0, acts, xrow, yp, ys, smem, tabs);
+        }
     }
 }
 
@@ -136,43 +339,140 @@ __global__ void matmul_f32_kernel(DTensor a, DTensor b, DTensor d, int64_t total
     }
 }
 
-KernelStatus stage_acts(const ds4_tensor* x, uint32_t wtype, uint32_t act_quant, KernelContext& ctx) {
-    const int mode = act_mode_for(wtype, act_quant);
-    const int64_t rows = n_rows(x);
-    const int64_t bs = mode == kActQ8_0 ? 32 : (mode == kActQ8_K ? 256 : 1);
-    if (x->ne[0] % bs != 0)
-        return KernelStatus::invalid("activation row length is not a multiple of its quantization block");
-    if (static_cast<uint64_t>(n_elems(x)) * sizeof(float) > ctx.scratch_bytes)
-        return {DS4_ERR_INTERNAL, "matmul scratch too small"};
-    stage_acts_kernel<<<blocks_for(rows * (x->ne[0] / bs)), kThreads, 0, ctx.stream>>>(dtensor(x), ctx.scratch, rows, mode);
-    return launch_status("matmul activations");
+KernelStatus stage_acts(const ds4_tensor* x, const Layout& L, KernelContext& ctx) {
+    if (L.total > ctx.scratch_bytes) return {DS4_ERR_INTERNAL, "matmul scratch too small"};
+    uint8_t* s = reinterpret_cast<uint8_t*>(ctx.scratch);
+    if (L.mode == kActF32) {
+        copy_acts_kernel<<<blocks_for(L.rows * L.ld), kThreads, 0, ctx.stream>>>(dtensor(x), L.rows, L.in, L.ld,
+                                                                                 reinterpret_cast<float*>(s + L.f_off));
+        return launch_status("matmul activations");
+    }
+    const int64_t bs = L.mode == kActQ8_0 ? 32 : 256;
+    if (L.in % bs != 0) return KernelStatus::invalid("activation row length is not a multiple of its quantization block");
+    const int64_t groups = L.rows * ((L.in + 255) / 256);
+    const unsigned blocks = blocks_for(groups, 256 / 32);
+    auto* q = reinterpret_cast<int8_t*>(s + L.q_off);
+    auto* d = reinterpret_cast<float*>(s + L.d_off);
+    if (L.mode == kActQ8_0)
+        quantize_acts_kernel<32><<<blocks, 256, 0, ctx.stream>>>(dtensor(x), L.rows, L.in, L.ld, q, d);
+    else
+        quantize_acts_kernel<256><<<blocks, 256, 0, ctx.stream>>>(dtensor(x), L.rows, L.in, L.ld, q, d);
+    return launch_status("matmul activation quantization");
+}
+
+// Status of an overlapped launch (its error is returned, not only recorded).
+KernelStatus launched(gpuError_t e, const char* what) {
+    if (e == gpuSuccess) return launch_status(what);
+    (void)gpuGetLastError();
+    return {DS4_ERR_INTERNAL, std::string(what) + ": kernel launch failed: " + gpuGetErrorString(e)};
 }
 
 unsigned grid_y(int64_t n) { return static_cast<unsigned>(n < 65535 ? (n < 1 ? 1 : n) : 65535); }
+unsigned row_tiles(int64_t out) { return static_cast<unsigned>((out + mv::kRows - 1) / mv::kRows); }
+
+struct Launch {
+    const Layout& L;
+    const ds4_tensor* w;
+    const ds4_node& node;
+    KernelContext& ctx;
+};
+
+template <int WT, bool Q>
+KernelStatus launch_matmul(const Launch& c) {
+    const DTensor w = dtensor(c.w), y = dtensor(c.node.dst[0]);
+    const mv::Acts acts = acts_of(c.L, reinterpret_cast<uint8_t*>(c.ctx.scratch));
+    const Iq2Tables g{c.ctx.iq2_grid, c.ctx.iq2_signs};
+    constexpr int smem = mv::smem_bytes<WT>();
+    const int64_t n = c.L.rows, out = w.ne[1];
+    auto go = [&](auto kernel, int T) {
+        dim3 grid(row_tiles(out), grid_y((n + T - 1) / T));
+        return launched(gpu_launch_overlapped(kernel, grid, dim3(mv::kThreads), smem, c.ctx.stream, w.data, w.nb[1],
+                                              w.ne[0], out, acts, n, y, g),
+                        "matmul");
+    };
+    if (n == 1) return go(mm_dense_kernel<WT, Q, 1>, 1);
+    if (n == 2) return go(mm_dense_kernel<WT, Q, 2>, 2);
+    if (n <= 4) return go(mm_dense_kernel<WT, Q, 4>, 4);
+    return go(mm_dense_kernel<WT, Q, 8>, 8);
+}
+
+template <int WT, bool Q>
+KernelStatus launch_matmul_id(const Launch& c) {
+    const ds4_tensor *x = c.node.src[1], *ids = c.node.src[2];
+    IdArgs a{};
+    const DTensor w = dtensor(c.w);
+    a.w = w.data;
+    a.nb1 = w.nb[1];
+    a.nb2 = w.nb[2];
+    a.in = w.ne[0];
+    a.out = w.ne[1];
+    a.experts = w.ne[2];
+    a.ids = dtensor(ids);
+    a.y = dtensor(c.node.dst[0]);
+    a.k = ids->ne[0];
+    a.kx = x->ne[1];
+    uint8_t* s = reinterpret_cast<uint8_t*>(c.ctx.scratch);
+    const mv::Acts acts = acts_of(c.L, s);
+    const Iq2Tables g{c.ctx.iq2_grid, c.ctx.iq2_signs};
+    constexpr int smem = mv::smem_bytes<WT>();
+    if (!c.L.grouped) {
+        dim3 grid(row_tiles(a.out), grid_y(c.L.pairs));
+        return launched(gpu_launch_overlapped(mm_id_pair_kernel<WT, Q>, grid, dim3(mv::kThreads), smem, c.ctx.stream, a,
+                                              acts, g, c.ctx.err, c.ctx.node),
+                        "matmul_id");
+    }
+    int* cnt = reinterpret_cast<int*>(s + c.L.cnt_off);
+    int* off = reinterpret_cast<int*>(s + c.L.off_off);
+    int* list = reinterpret_cast<int*>(s + c.L.list_off);
+    const size_t gsmem = 3 * static_cast<size_t>(a.experts + 1) * sizeof(int);
+    group_pairs_kernel<<<1, kGroupThreads, gsmem, c.ctx.stream>>>(a, cnt, off, list, c.ctx.err, c.ctx.node);
+    if (auto st = launch_status("matmul_id grouping"); !st.ok()) return st;
+    const int64_t slots = a.experts + 1 < c.L.pairs + 1 ? a.experts + 1 : c.L.pairs + 1;
+    dim3 grid(row_tiles(a.out), grid_y(slots));
+    return launched(gpu_launch_overlapped(mm_id_grouped_kernel<WT, Q, 8>, grid, dim3(mv::kThreads), smem, c.ctx.stream,
+                                          a, acts, g, cnt, off, list),
+                    "matmul_id");
+}
+
+template <bool Id>
+KernelStatus dispatch(const Launch& c) {
+    const bool q = c.L.mode != kActF32;
+#define DS4_MM_CASE(WT)                                                                     \
+    case WT:                                                                                \
+        if constexpr (mv::kQuantized<WT>) {                                                 \
+            if (q) return Id ? launch_matmul_id<WT, true>(c) : launch_matmul<WT, true>(c);  \
+        }                                                                                   \
+        return Id ? launch_matmul_id<WT, false>(c) : launch_matmul<WT, false>(c);
+    switch (c.w->type) {
+        DS4_MM_CASE(DS4_TYPE_F32)
+        DS4_MM_CASE(DS4_TYPE_F16)
+        DS4_MM_CASE(DS4_TYPE_BF16)
+        DS4_MM_CASE(DS4_TYPE_Q8_0)
+        DS4_MM_CASE(DS4_TYPE_Q2_K)
+        DS4_MM_CASE(DS4_TYPE_Q4_K)
+        DS4_MM_CASE(DS4_TYPE_IQ2_XXS)
+    default: return KernelStatus::unsupported("weight type not supported by the matmul kernels");
+    }
+#undef DS4_MM_CASE
+}
 
 }  // namespace
 
+uint64_t matmul_scratch_bytes(const ds4_node& node) {
+    if ((node.op != DS4_OP_MATMUL && node.op != DS4_OP_MATMUL_ID) || !node.src[0] || !node.src[1]) return 0;
+    return layout_for(node).total;
+}
+
 KernelStatus run_matmul(const ds4_node& node, KernelContext& ctx) {
-    ds4_params_matmul p;
-    read_params(node, &p);
-    const ds4_tensor *w = node.src[0], *x = node.src[1], *y = node.dst[0];
-    if (auto st = stage_acts(x, w->type, p.act_quant, ctx); !st.ok()) return st;
-    const int64_t rows = n_rows(x);
-    dim3 grid(static_cast<unsigned>(w->ne[1]), grid_y(rows));
-    matmul_kernel<<<grid, kDotThreads, 0, ctx.stream>>>(dtensor(w), ctx.scratch, dtensor(y), rows,
-                                                       Iq2Tables{ctx.iq2_grid, ctx.iq2_signs});
-    return launch_status("matmul");
+    const Layout L = layout_for(node);
+    if (auto st = stage_acts(node.src[1], L, ctx); !st.ok()) return st;
+    return dispatch<false>(Launch{L, node.src[0], node, ctx});
 }
 
 KernelStatus run_matmul_id(const ds4_node& node, KernelContext& ctx) {
-    ds4_params_matmul p;
-    read_params(node, &p);
-    const ds4_tensor *w = node.src[0], *x = node.src[1], *ids = node.src[2], *y = node.dst[0];
-    if (auto st = stage_acts(x, w->type, p.act_quant, ctx); !st.ok()) return st;
-    dim3 grid(static_cast<unsigned>(w->ne[1]), grid_y(ids->ne[0] * ids->ne[1]));
-    matmul_id_kernel<<<grid, kDotThreads, 0, ctx.stream>>>(dtensor(w), ctx.scratch, dtensor(ids), dtensor(y), x->ne[1],
-                                                          Iq2Tables{ctx.iq2_grid, ctx.iq2_signs}, ctx.err, ctx.node);
-    return launch_status("matmul_id");
+    const Layout L = layout_for(node);
+    if (auto st = stage_acts(node.src[1], L, ctx); !st.ok()) return st;
+    return dispatch<true>(Launch{L, node.src[0], node, ctx});
 }
 
 KernelStatus run_matmul_f32(const ds4_node& node, KernelContext& ctx) {

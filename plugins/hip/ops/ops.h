@@ -28,7 +28,26 @@ DS4_GPU_DECLARE_OP(topk)
 DS4_GPU_DECLARE_OP(gather_cols)
 DS4_GPU_DECLARE_OP(rope_tail)
 DS4_GPU_DECLARE_OP(quant_sim)
+// Tier-1: checks in checks_tier1_hc_moe.cpp, launchers in hc.cu / moe.cu.
+DS4_GPU_DECLARE_OP(hc_pre)
+DS4_GPU_DECLARE_OP(hc_post)
+DS4_GPU_DECLARE_OP(hc_head)
+DS4_GPU_DECLARE_OP(moe_router)
+DS4_GPU_DECLARE_OP(moe_ffn)
+// Tier-1: checks in checks_tier1_attention.cpp, launchers in compressor.cu / indexer.cu /
+// attention.cu.
+DS4_GPU_DECLARE_OP(compressor)
+DS4_GPU_DECLARE_OP(indexer_topk)
+DS4_GPU_DECLARE_OP(attention)
 
 #undef DS4_GPU_DECLARE_OP
+
+// Plan scratch of one HC_PRE / HC_HEAD / MOE_ROUTER / MOE_FFN node (checks_tier1_hc_moe.cpp).
+uint64_t tier1_hc_moe_scratch_bytes(const ds4_node& node);
+// Plan scratch of one COMPRESSOR / INDEXER_TOPK / ATTENTION node (checks_tier1_attention.cpp).
+uint64_t tier1_attention_scratch_bytes(const ds4_node& node);
+
+// Plan scratch of one MATMUL / MATMUL_ID node (matmul.cu).
+uint64_t matmul_scratch_bytes(const ds4_node& node);
 
 }  // namespace ds4::gpu

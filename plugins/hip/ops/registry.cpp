@@ -8,7 +8,7 @@
 namespace ds4::gpu {
 namespace {
 
-// Tier-0 only for now: Tier-1 fused ops are decomposed by core when unclaimed.
+// Every Tier-0 op plus the Tier-1 fused ops implemented so far (core decomposes the others).
 const OpEntry kOps[] = {
     {DS4_OP_COPY, "copy", check_copy, run_copy},
     {DS4_OP_GET_ROWS, "get_rows", check_get_rows, run_get_rows},
@@ -29,6 +29,14 @@ const OpEntry kOps[] = {
     {DS4_OP_GATHER_COLS, "gather_cols", check_gather_cols, run_gather_cols},
     {DS4_OP_ROPE_TAIL, "rope_tail", check_rope_tail, run_rope_tail},
     {DS4_OP_QUANT_SIM, "quant_sim", check_quant_sim, run_quant_sim},
+    {DS4_OP_HC_PRE, "hc_pre", check_hc_pre, run_hc_pre},
+    {DS4_OP_HC_POST, "hc_post", check_hc_post, run_hc_post},
+    {DS4_OP_HC_HEAD, "hc_head", check_hc_head, run_hc_head},
+    {DS4_OP_MOE_ROUTER, "moe_router", check_moe_router, run_moe_router},
+    {DS4_OP_MOE_FFN, "moe_ffn", check_moe_ffn, run_moe_ffn},
+    {DS4_OP_COMPRESSOR, "compressor", check_compressor, run_compressor},
+    {DS4_OP_INDEXER_TOPK, "indexer_topk", check_indexer_topk, run_indexer_topk},
+    {DS4_OP_ATTENTION, "attention", check_attention, run_attention},
 };
 constexpr uint32_t kNumOps = sizeof(kOps) / sizeof(kOps[0]);
 

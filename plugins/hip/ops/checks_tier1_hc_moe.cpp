@@ -1,0 +1,277 @@
+// Host-side checks of HC_PRE, HC_POST, HC_HEAD, MOE_ROUTER and MOE_FFN: the rules of cpu-ref's
+// fused kernels (plugins/cpu-ref/ops/hc.cpp, moe.cpp), so a graph valid for one backend is
+// valid for the other, plus this backend's limits (grid sizes, shared term arrays), which
+// answer UNSUPPORTED so that core decomposes the node instead. Also the plan scratch layout.
+#include <initializer_list>
+#include <sstream>
+#include <string>
+
+#include "ops.h"
+#include "tier1_hc_moe.h"
+
+namespace ds4::gpu {
+namespace {
+
+template <class... A>
+std::string msg(const A&... parts) {
+    std::ostringstream os;
+    (os << ... << parts);
+    return os.str();
+}
+
+std::string shape_str(const ds4_tensor* t) {
+    int last = 0;
+    for (int i = 1; i < DS4_MAX_DIMS; ++i)
+        if (t->ne[i] != 1) last = i;
+    std::string s = "[";
+    for (int i = 0; i <= last; ++i) s += (i ? ", " : "") + std::to_string(t->ne[i]);
+    return s + "]";
+}
+
+#define TRY(expr)                  \
+    do {                           \
+        KernelStatus st_ = (expr); \
+        if (!st_.ok()) return st_; \
+    } while (0)
+
+// Grid dimensions y/z of the kernels below hold tokens and selections.
+constexpr int64_t kMaxGridYZ = 65535;
+
+KernelStatus check_operands(const ds4_node& node, uint32_t req_src, uint32_t max_src, uint32_t n_dst) {
+    if (node.n_src < req_src || node.n_src > max_src) {
+        if (req_src == max_src) return KernelStatus::invalid(msg("expects ", req_src, " sources, got ", node.n_src));
+        return KernelStatus::invalid(msg("expects ", req_src, "..", max_src, " sources, got ", node.n_src));
+    }
+    for (uint32_t i = 0; i < req_src; ++i)
+        if (!node.src[i]) return KernelStatus::invalid(msg("src", i, " is NULL"));
+    if (node.n_dst != n_dst) return KernelStatus::invalid(msg("expects ", n_dst, " destinations, got ", node.n_dst));
+    for (uint32_t i = 0; i < n_dst; ++i)
+        if (!node.dst[i]) return KernelStatus::invalid(msg("dst", i, " is NULL"));
+    return {};
+}
+
+KernelStatus check_type(const ds4_tensor* t, const char* what, std::initializer_list<uint32_t> types) {
+    for (uint32_t ty : types)
+        if (t->type == ty) return {};
+    std::string allowed;
+    for (uint32_t ty : types) allowed += (allowed.empty() ? "" : "|") + std::string(ds4_type_name(ty));
+    return KernelStatus::unsupported(msg(what, " type ", ds4_type_name(t->type), " not supported (expects ", allowed, ")"));
+}
+
+// An F32 tensor with exactly these ne (innermost first), any strides.
+KernelStatus check_f32_shape(const ds4_tensor* t, const char* what, std::initializer_list<int64_t> ne) {
+    if (t->type != DS4_TYPE_F32) return KernelStatus::unsupported(msg(what, " must be f32, got ", ds4_type_name(t->type)));
+    int i = 0;
+    for (int64_t v : ne) {
+        if (t->ne[i] != v) return KernelStatus::invalid(msg(what, " shape ", shape_str(t), ": ne", i, " should be ", v));
+        ++i;
+    }
+    for (; i < DS4_MAX_DIMS; ++i)
+        if (t->ne[i] != 1) return KernelStatus::invalid(msg(what, " shape ", shape_str(t), " has too many dims"));
+    return {};
+}
+
+bool is_weight_type(uint32_t type) {
+    switch (type) {
+    case DS4_TYPE_F32: case DS4_TYPE_F16: case DS4_TYPE_BF16: case DS4_TYPE_Q8_0:
+    case DS4_TYPE_Q2_K: case DS4_TYPE_Q4_K: case DS4_TYPE_IQ2_XXS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// A weight matrix (or stack of `mats`) with rows of `in` elements, `out` rows, contiguous
+// blocks within a row.
+KernelStatus check_weight(const ds4_tensor* w, const char* what, int64_t in, int64_t out, int64_t mats = 1) {
+    if (!is_weight_type(w->type))
+        return KernelStatus::unsupported(msg(what, " type ", ds4_type_name(w->type), " is not a weight type"));
+    if (w->ne[0] != in || w->ne[1] != out || w->ne[2] != mats || w->ne[3] != 1)
+        return KernelStatus::invalid(msg(what, " shape ", shape_str(w), " should be [", in, ", ", out,
+                                         mats != 1 ? ", " + std::to_string(mats) : std::string(), "]"));
+    if (w->nb[0] != ds4_type_block_bytes(w->type))
+        return KernelStatus::unsupported(msg(what, " rows must be contiguous (nb0 ", w->nb[0], ")"));
+    const int64_t be = ds4_type_block_elems(w->type);
+    if (be <= 0 || in % be != 0)
+        return KernelStatus::invalid(msg(what, " ne0 ", in, " is not a multiple of the ", ds4_type_name(w->type), " block size ", be));
+    return {};
+}
+
+KernelStatus check_grid(int64_t n, const char* what) {
+    if (n > kMaxGridYZ) return KernelStatus::unsupported(msg(what, " ", n, " > ", kMaxGridYZ, " (this backend's limit)"));
+    return {};
+}
+
+KernelStatus check_terms(int64_t terms, const char* what) {
+    if (terms > kMaxTerms)
+        return KernelStatus::unsupported(msg(what, " needs ", terms, " partial sums per block > ", kMaxTerms, " (this backend's limit)"));
+    return {};
+}
+
+KernelStatus read_hc(const ds4_node& node, ds4_params_hc* p) {
+    if (!read_params(node, p)) return KernelStatus::invalid("missing ds4_params_hc");
+    if (p->n_hc == 0 || p->n_hc > 64) return KernelStatus::invalid(msg("n_hc ", p->n_hc, " out of range"));
+    return {};
+}
+
+KernelStatus check_fn(const ds4_tensor* fn, int64_t rows, int64_t cols) {
+    TRY(check_type(fn, "src1 fn", {DS4_TYPE_F32, DS4_TYPE_F16, DS4_TYPE_BF16}));
+    return check_weight(fn, "src1 fn", cols, rows);
+}
+
+}  // namespace
+
+// ---- hc.cu ----------------------------------------------------------------------------------
+
+KernelStatus check_hc_pre(const ds4_node& node) {
+    TRY(check_operands(node, 4, 4, 3));
+    ds4_params_hc p;
+    TRY(read_hc(node, &p));
+    if (p.sinkhorn_iters == 0) return KernelStatus::invalid("sinkhorn_iters must be >= 1");
+    const ds4_tensor* X = node.src[0];
+    const int64_t H = p.n_hc, d = X->ne[0], n = X->ne[2];
+    TRY(check_f32_shape(X, "src0 X", {d, H, n}));
+    TRY(check_fn(node.src[1], H * (2 + H), H * d));
+    TRY(check_f32_shape(node.src[2], "src2 scale", {3}));
+    TRY(check_f32_shape(node.src[3], "src3 base", {2 * H + H * H}));
+    TRY(check_f32_shape(node.dst[0], "dst0 x_in", {d, n}));
+    TRY(check_f32_shape(node.dst[1], "dst1 post", {H, n}));
+    TRY(check_f32_shape(node.dst[2], "dst2 comb", {H, H, n}));
+    return check_grid(n, "tokens");
+}
+
+KernelStatus check_hc_post(const ds4_node& node) {
+    TRY(check_operands(node, 4, 4, 1));
+    ds4_params_hc p;
+    TRY(read_hc(node, &p));
+    const ds4_tensor* y = node.src[0];
+    const int64_t H = p.n_hc, d = y->ne[0], n = y->ne[1];
+    TRY(check_f32_shape(y, "src0 y", {d, n}));
+    TRY(check_f32_shape(node.src[1], "src1 X", {d, H, n}));
+    TRY(check_f32_shape(node.src[2], "src2 post", {H, n}));
+    TRY(check_f32_shape(node.src[3], "src3 comb", {H, H, n}));
+    TRY(check_f32_shape(node.dst[0], "dst0 X_new", {d, H, n}));
+    if (node.dst[0]->buffer == node.src[1]->buffer && node.dst[0]->offset == node.src[1]->offset)
+        return KernelStatus::invalid("dst0 X_new must not alias src1 X");
+    return {};
+}
+
+KernelStatus check_hc_head(const ds4_node& node) {
+    TRY(check_operands(node, 4, 4, 1));
+    ds4_params_hc p;
+    TRY(read_hc(node, &p));
+    const ds4_tensor* X = node.src[0];
+    const int64_t H = p.n_hc, d = X->ne[0], n = X->ne[2];
+    TRY(check_f32_shape(X, "src0 X", {d, H, n}));
+    TRY(check_fn(node.src[1], H, H * d));
+    TRY(check_f32_shape(node.src[2], "src2 scale", {1}));
+    TRY(check_f32_shape(node.src[3], "src3 base", {H}));
+    TRY(check_f32_shape(node.dst[0], "dst0 h", {d, n}));
+    return check_grid(n, "tokens");
+}
+
+// ---- moe.cu ---------------------------------------------------------------------------------
+
+KernelStatus check_moe_router(const ds4_node& node) {
+    if (node.n_src != 5) return KernelStatus::invalid(msg("expects 5 sources, got ", node.n_src));
+    if (!node.src[0] || !node.src[1] || !node.src[4])
+        return KernelStatus::invalid("src0 z, src1 w_gate and src4 token ids are required");
+    if (node.n_dst != 2 || !node.dst[0] || !node.dst[1]) return KernelStatus::invalid("expects 2 destinations");
+    ds4_params_router p;
+    if (!read_params(node, &p)) return KernelStatus::invalid("missing ds4_params_router");
+    const ds4_tensor *z = node.src[0], *wg = node.src[1];
+    const int64_t d = z->ne[0], n = z->ne[1], E = wg->ne[1], k = p.k;
+    if (k == 0 || k > E) return KernelStatus::invalid(msg("k ", k, " must be in [1, E = ", E, "]"));
+    TRY(check_f32_shape(z, "src0 z", {d, n}));
+    TRY(check_type(wg, "src1 w_gate", {DS4_TYPE_F32, DS4_TYPE_F16, DS4_TYPE_BF16}));
+    TRY(check_weight(wg, "src1 w_gate", d, E));
+    if (node.src[2]) TRY(check_f32_shape(node.src[2], "src2 bias", {E}));
+    if (const ds4_tensor* h = node.src[3]) {
+        if (h->type != DS4_TYPE_I32 || h->ne[0] != k || h->ne[2] != 1 || h->ne[3] != 1)
+            return KernelStatus::invalid(msg("src3 tid2eid must be i32 [vocab, ", k, "], got ", shape_str(h)));
+    }
+    const ds4_tensor* tok = node.src[4];
+    if (tok->type != DS4_TYPE_I32 || tok->ne[0] != n || n_elems(tok) != n)
+        return KernelStatus::invalid(msg("src4 token ids must be i32 [", n, "], got ", shape_str(tok)));
+    const ds4_tensor *ids = node.dst[0], *w = node.dst[1];
+    if (ids->type != DS4_TYPE_I32 || ids->ne[0] != k || ids->ne[1] != n || ids->ne[2] != 1 || ids->ne[3] != 1)
+        return KernelStatus::invalid(msg("dst0 ids must be i32 [", k, ", ", n, "], got ", shape_str(ids)));
+    TRY(check_f32_shape(w, "dst1 weights", {k, n}));
+    TRY(check_grid(n, "tokens"));
+    const int64_t T = row_terms(kFmtF32, d);
+    return check_terms(T * rows_per_block(T, 1, E), "router dot");
+}
+
+KernelStatus check_moe_ffn(const ds4_node& node) {
+    TRY(check_operands(node, 6, 6, 1));
+    ds4_params_moe_ffn p;
+    if (!read_params(node, &p)) return KernelStatus::invalid("missing ds4_params_moe_ffn");
+    const ds4_tensor *z = node.src[0], *gate = node.src[1], *up = node.src[2], *down = node.src[3], *ids = node.src[4];
+    const int64_t d = z->ne[0], n = z->ne[1], F = gate->ne[1], E = gate->ne[2], k = ids->ne[0];
+    TRY(check_f32_shape(z, "src0 z", {d, n}));
+    TRY(check_weight(gate, "src1 gate", d, F, E));
+    TRY(check_weight(up, "src2 up", d, F, E));
+    TRY(check_weight(down, "src3 down", F, d, E));
+    if (ids->type != DS4_TYPE_I32 || ids->ne[1] != n || ids->ne[2] != 1 || ids->ne[3] != 1)
+        return KernelStatus::invalid(msg("src4 ids must be i32 [k, ", n, "], got ", shape_str(ids)));
+    TRY(check_f32_shape(node.src[5], "src5 weights", {k, n}));
+    if (!(p.clamp > 0.0f)) return KernelStatus::invalid("clamp must be > 0");
+    TRY(check_f32_shape(node.dst[0], "dst0 out", {d, n}));
+    // One activation staging serves both projections.
+    if (gate->type != up->type)
+        return KernelStatus::unsupported(msg("src1 gate (", ds4_type_name(gate->type), ") and src2 up (",
+                                             ds4_type_name(up->type), ") must share a weight type on this backend"));
+    TRY(check_grid(n, "tokens"));
+    TRY(check_grid(k, "selections per token"));
+    const MoeScratch s = moe_scratch(node);
+    const int64_t Tgu = row_terms(s.fmt_gu, d), Td = row_terms(s.fmt_down, F);
+    TRY(check_terms(2 * Tgu * rows_per_block(Tgu, 2, F), "gate/up dot"));
+    return check_terms(k * Td * rows_per_block(Td, k, d), "down dot");
+}
+
+// ---- scratch --------------------------------------------------------------------------------
+
+HcScratch hc_scratch(const ds4_node& node) {
+    ds4_params_hc p;
+    read_params(node, &p);
+    HcScratch s;
+    const int64_t H = p.n_hc, n = node.src[0]->ne[2];
+    const int64_t n_mix = node.op == DS4_OP_HC_PRE ? H * (2 + H) : H;
+    s.mix = 0;
+    s.total = scratch_align(static_cast<uint64_t>(n * n_mix) * sizeof(float));
+    return s;
+}
+
+RouterScratch router_scratch(const ds4_node& node) {
+    const int64_t d = node.src[0]->ne[0], n = node.src[0]->ne[1], E = node.src[1]->ne[1];
+    RouterScratch s;
+    s.z = 0;
+    s.p = scratch_align(static_cast<uint64_t>(n * d) * sizeof(float));
+    s.total = s.p + scratch_align(static_cast<uint64_t>(n * E) * sizeof(float));
+    return s;
+}
+
+MoeScratch moe_scratch(const ds4_node& node) {
+    ds4_params_moe_ffn p;
+    read_params(node, &p);
+    const int64_t d = node.src[0]->ne[0], n = node.src[0]->ne[1], F = node.src[1]->ne[1], k = node.src[4]->ne[0];
+    MoeScratch s;
+    s.fmt_gu = act_fmt_for(node.src[1]->type, p.act_quant);
+    s.fmt_down = act_fmt_for(node.src[3]->type, p.act_quant);
+    s.zq = 0;
+    s.h = scratch_align(static_cast<uint64_t>(n * act_row_bytes(s.fmt_gu, d)));
+    s.hq = s.h + scratch_align(static_cast<uint64_t>(n * k * F) * sizeof(float));
+    s.total = s.hq + (s.fmt_down == kFmtF32 ? 0 : scratch_align(static_cast<uint64_t>(n * k * act_row_bytes(s.fmt_down, F))));
+    return s;
+}
+
+uint64_t tier1_hc_moe_scratch_bytes(const ds4_node& node) {
+    switch (node.op) {
+    case DS4_OP_HC_PRE: case DS4_OP_HC_HEAD: return hc_scratch(node).total;
+    case DS4_OP_MOE_ROUTER: return router_scratch(node).total;
+    case DS4_OP_MOE_FFN: return moe_scratch(node).total;
+    default: return 0;
+    }
+}
+
+}  // namespace ds4::gpu

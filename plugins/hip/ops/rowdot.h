@@ -1,0 +1,27 @@
+// Matrix-vector products of the Tier-1 ops in exactly cpu-ref's arithmetic (quant::dot_row):
+// activation rows quantized once per weight type as ds4::quant does (Q8_0-act blocks for
+// Q8_0 weights, Q8_K blocks with bsums for Q2_K/Q4_K/IQ2_XXS under DS4_ACT_DS4, f32 otherwise),
+// then per output row either the 8-lane float dot (element i → lane i % 8, lanes combined as
+// ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7))) or the per-block integer dots combined in block order.
+// Bit-identical projections keep the discontinuous steps downstream (FP8/FP4 simulation, the
+// indexer's top-k) from amplifying reduction-order noise into visible differences.
+#pragma once
+#include <cstdint>
+
+#include "../kernel.h"
+
+namespace ds4::gpu {
+
+// Bytes of activation scratch for `rows` rows of `in` elements meeting weights of `wtype`.
+uint64_t rowdot_act_bytes(uint32_t wtype, uint32_t act_quant, int64_t rows, int64_t in);
+
+// Quantizes (or copies) the F32 rows x [rows][in] into `act` for weights of type wtype.
+KernelStatus rowdot_prepare(const DTensor& x, int64_t rows, uint32_t wtype, uint32_t act_quant, void* act,
+                            const KernelContext& ctx);
+
+// y[t·ldy + o] = dot_row(W[o], act_t)·(scale ? s : 1) for t < rows, o < out; W [out][in]
+// with contiguous blocks per row. Kernels skip their work once the submit recorded an error.
+KernelStatus rowdot_run(const DTensor& w, uint32_t act_quant, const void* act, int64_t rows, int64_t out, float* y,
+                        int64_t ldy, bool scale, float s, const KernelContext& ctx);
+
+}  // namespace ds4::gpu
