@@ -1,6 +1,7 @@
 #include "model_fixture.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -19,9 +20,13 @@ const host::Device* cpu_device(std::string* why) {
     if (!tried) {
         tried = true;
         try {
-            plugin = host::PluginLoader::load("cpu-ref", {DS4_PLUGIN_DIR});
-            dev = std::make_unique<host::Device>(*plugin, 0,
-                                                 std::vector<std::pair<std::string, std::string>>{{"threads", "2"}});
+            // DS4_TEST_PLUGIN=<.so> runs the same checks on another backend (the GPU run).
+            const char* other = std::getenv("DS4_TEST_PLUGIN");
+            plugin = other && *other ? host::PluginLoader::load_file(other)
+                                     : host::PluginLoader::load("cpu-ref", {DS4_PLUGIN_DIR});
+            std::vector<std::pair<std::string, std::string>> options;
+            if (plugin->name() == "cpu-ref") options.push_back({"threads", "2"});
+            dev = std::make_unique<host::Device>(*plugin, 0, options);
             for (uint32_t op : host::ops_of_tier(1))
                 if (!plugin->claims(op)) {
                     reason = std::string("cpu-ref does not claim tier-1 op '") + host::op_name(op) +

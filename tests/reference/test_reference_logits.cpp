@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -77,9 +78,13 @@ const ds4::host::Device* cpu_device(std::string* why) {
     if (!tried) {
         tried = true;
         try {
-            plugin = ds4::host::PluginLoader::load("cpu-ref", {DS4_PLUGIN_DIR});
-            dev = std::make_unique<ds4::host::Device>(*plugin, 0,
-                                                      std::vector<std::pair<std::string, std::string>>{{"threads", "2"}});
+            // DS4_TEST_PLUGIN=<.so> runs the same checks on another backend (the GPU run).
+            const char* other = std::getenv("DS4_TEST_PLUGIN");
+            plugin = other && *other ? ds4::host::PluginLoader::load_file(other)
+                                     : ds4::host::PluginLoader::load("cpu-ref", {DS4_PLUGIN_DIR});
+            std::vector<std::pair<std::string, std::string>> options;
+            if (plugin->name() == "cpu-ref") options.push_back({"threads", "2"});
+            dev = std::make_unique<ds4::host::Device>(*plugin, 0, options);
         } catch (const std::exception& e) {
             reason = std::string("cpu-ref plugin unavailable: ") + e.what();
         }
