@@ -60,20 +60,22 @@ DS4_AVX2 float q8_0(const void* w_row, const void* x_act, int64_t n) {
     return acc;
 }
 
-// Q2_K scales of sub-blocks 2k and 2k + 1 as int16 lanes 0..7 and 8..15: shuffle indices
-// that repeat scale byte 2k eight times, then 2k + 1 eight times.
-alignas(16) constexpr uint8_t kQ2kPairIdx[8][16] = {
-    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
-    {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
-    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
-    {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
-    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},
-    {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
-    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13},
-    {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
+// Q2_K scales of sub-blocks 2k and 2k + 1 as int16 lanes 0..7 and 8..15, in one shuffle of
+// the 16 scale bytes (present in both 128-bit halves): index 0x80 writes the zero high byte.
+struct Q2kPairIdx {
+    alignas(32) uint8_t v[8][32];
+    constexpr Q2kPairIdx() : v{} {
+        for (int k = 0; k < 8; ++k)
+            for (int i = 0; i < 16; ++i) {
+                v[k][i] = i % 2 ? 0x80 : uint8_t(2 * k);
+                v[k][16 + i] = i % 2 ? 0x80 : uint8_t(2 * k + 1);
+            }
+    }
+};
+constexpr Q2kPairIdx kQ2kPairIdx;
 
-DS4_AVX2 inline __m256i q2k_pair_scales(__m128i scales, int k) {
-    return _mm256_cvtepu8_epi16(_mm_shuffle_epi8(scales, load128(kQ2kPairIdx[k])));
+DS4_AVX2 inline __m256i q2k_pair_scales(__m256i scales, int k) {
+    return _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ2kPairIdx.v[k])));
 }
 
 DS4_AVX2 float q2_k(const void* w_row, const void* x_q8k, int64_t n) {
@@ -87,7 +89,7 @@ DS4_AVX2 float q2_k(const void* w_row, const void* x_q8k, int64_t n) {
         // Mins: Σ_sb bsums[sb]·(sc[sb] >> 4).
         const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), low4));
         const int32_t summs = hsum_i32(_mm256_madd_epi16(load256(x + q8k::kBsums), mins));
-        const __m128i scales = _mm_and_si128(sc, low4);
+        const __m256i scales = _mm256_broadcastsi128_si256(_mm_and_si128(sc, low4));
         const uint8_t* q8 = x + q8k::kQs;
         __m256i acc = _mm256_setzero_si256();
         for (int hb = 0; hb < 2; ++hb) {

@@ -181,8 +181,8 @@ __global__ void selection_kernel(Args a) {
 template <int MD>
 __global__ void attention_kernel(Args a) {
     if (d_failed(a.err)) return;
-    __shared__ float qs[kQFloats];
-    __shared__ float ks[kTile][kKChunk + 1];
+    __shared__ __align__(16) float qs[kQFloats];
+    __shared__ __align__(16) float ks[kTile][kKChunk + 4];  // rows 16-byte aligned, float4 reads conflict-free
     __shared__ float sS[kMaxHG][kTile];
     __shared__ const float* rowp[kTile];
     __shared__ float s_m[kMaxHG], s_l[kMaxHG], s_alpha[kMaxHG];
@@ -209,6 +209,7 @@ __global__ void attention_kernel(Args a) {
 #pragma unroll
         for (int m = 0; m < MD; ++m) acc[h][m] = 0.0f;
     const int jj = tid % kTile, ha = tid / kTile, hb = ha + kAttnThreads / kTile;  // score pairs (ha, jj), (hb, jj)
+    const bool vec4 = hd % 4 == 0;
     __syncthreads();
 
     for (int64_t j0 = j_begin; j0 < j_end; j0 += kTile) {
@@ -236,10 +237,26 @@ __global__ void attention_kernel(Args a) {
                 ks[r][i] = r < tl && i < clen ? rowp[r][c0 + i] : 0.0f;
             }
             __syncthreads();
-            if (ha < nh)
-                for (int i = 0; i < clen; ++i) da = __fadd_rn(da, __fmul_rn(qs[ha * hd + c0 + i], ks[jj][i]));
-            if (hb < nh)
-                for (int i = 0; i < clen; ++i) db = __fadd_rn(db, __fmul_rn(qs[hb * hd + c0 + i], ks[jj][i]));
+            if (vec4) {  // same order, 4 dimensions per shared-memory read
+                const float* qa = &qs[(ha < nh ? ha : 0) * hd + c0];
+                const float* qb = &qs[(hb < nh ? hb : 0) * hd + c0];
+                for (int i = 0; i < clen; i += 4) {
+                    const float4 k4 = *reinterpret_cast<const float4*>(&ks[jj][i]);
+                    const float4 a4 = *reinterpret_cast<const float4*>(qa + i);
+                    const float4 b4 = *reinterpret_cast<const float4*>(qb + i);
+                    da = __fadd_rn(__fadd_rn(__fadd_rn(__fadd_rn(da, __fmul_rn(a4.x, k4.x)), __fmul_rn(a4.y, k4.y)),
+                                             __fmul_rn(a4.z, k4.z)),
+                                   __fmul_rn(a4.w, k4.w));
+                    db = __fadd_rn(__fadd_rn(__fadd_rn(__fadd_rn(db, __fmul_rn(b4.x, k4.x)), __fmul_rn(b4.y, k4.y)),
+                                             __fmul_rn(b4.z, k4.z)),
+                                   __fmul_rn(b4.w, k4.w));
+                }
+            } else {
+                if (ha < nh)
+                    for (int i = 0; i < clen; ++i) da = __fadd_rn(da, __fmul_rn(qs[ha * hd + c0 + i], ks[jj][i]));
+                if (hb < nh)
+                    for (int i = 0; i < clen; ++i) db = __fadd_rn(db, __fmul_rn(qs[hb * hd + c0 + i], ks[jj][i]));
+            }
             __syncthreads();
         }
         sS[ha][jj] = ha < nh && jj < tl ? __fmul_rn(da, a.scale) : -INFINITY;
@@ -264,19 +281,28 @@ __global__ void attention_kernel(Args a) {
             for (int j = 0; j < tl; ++j) l = __fadd_rn(l, sS[tid][j]);
             s_l[tid] = l;
         }
+        // Σ e·v, rows ascending; each weight read once for all of the thread's columns.
 #pragma unroll
-        for (int m = 0; m < MD; ++m) {
-            const int d = tid + m * kAttnThreads;
-            if (d >= hd) continue;
+        for (int h = 0; h < kMaxHG; ++h)
+            if (h < nh) {
+                const float al = s_alpha[h];
+#pragma unroll
+                for (int m = 0; m < MD; ++m) acc[h][m] = __fmul_rn(acc[h][m], al);
+            }
+        for (int j = 0; j < tl; ++j) {
+            float v[MD];
+#pragma unroll
+            for (int m = 0; m < MD; ++m) {
+                const int d = tid + m * kAttnThreads;
+                v[m] = d < hd ? rowp[j][d] : 0.0f;
+            }
 #pragma unroll
             for (int h = 0; h < kMaxHG; ++h)
-                if (h < nh) acc[h][m] = __fmul_rn(acc[h][m], s_alpha[h]);
-            for (int j = 0; j < tl; ++j) {
-                const float v = rowp[j][d];
+                if (h < nh) {
+                    const float e = sS[h][j];
 #pragma unroll
-                for (int h = 0; h < kMaxHG; ++h)
-                    if (h < nh) acc[h][m] = __fadd_rn(acc[h][m], __fmul_rn(sS[h][j], v));
-            }
+                    for (int m = 0; m < MD; ++m) acc[h][m] = __fadd_rn(acc[h][m], __fmul_rn(e, v[m]));
+                }
         }
         __syncthreads();
     }

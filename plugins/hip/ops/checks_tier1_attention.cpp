@@ -136,8 +136,6 @@ KernelStatus check_compressor(const ds4_node& node) {
     if (p.row_sim == DS4_SIM_FP8_KV && p.n_nope > p.head_dim)
         return KernelStatus::invalid(msg("n_nope ", p.n_nope, " > head_dim ", p.head_dim));
     TRY(check_rope_params(p.rope, p.head_dim, "compressor"));
-    if (p.act_quant != DS4_ACT_F32 && p.act_quant != DS4_ACT_DS4)
-        return KernelStatus::invalid(msg("unknown act_quant ", p.act_quant));
     const int64_t n = node.src[0]->ne[1], d = node.src[0]->ne[0], D = p.head_dim, ratio = p.ratio;
     const int64_t coff = ratio == 4 ? 2 : 1, W = coff * D, cap = node.dst[2]->ne[1];
     TRY(check_f32_shape(node.src[0], "src0 a", {d, n}));
@@ -165,8 +163,6 @@ KernelStatus check_indexer_topk(const ds4_node& node) {
         return KernelStatus::invalid("n_heads, head_dim, top_k and ratio must be > 0");
     if (p.qat && p.head_dim != 128) return KernelStatus::invalid(msg("qat needs head_dim 128, got ", p.head_dim));
     TRY(check_rope_params(p.rope, p.head_dim, "indexer"));
-    if (p.act_quant != DS4_ACT_F32 && p.act_quant != DS4_ACT_DS4)
-        return KernelStatus::invalid(msg("unknown act_quant ", p.act_quant));
     const ds4_tensor *qr = node.src[0], *a = node.src[1];
     const int64_t n = qr->ne[1], q_rank = qr->ne[0], d = a->ne[0], H = p.n_heads, hd = p.head_dim;
     TRY(check_f32_shape(qr, "src0 qr_n", {q_rank, n}));

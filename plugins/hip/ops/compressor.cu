@@ -6,11 +6,12 @@
 //      cpu-ref reports first (tier1_common.cuh, ranks); later kernels then do nothing;
 //   2. u = Wkv·a and g = Wg·a (+ ape[p mod ratio]) for every token, in cpu-ref's dot order
 //      (rowdot.h);
-//   3. one block per possible emission: the candidates of window w come from this chunk's u/g
-//      when their position is >= p0 (the first position of the chunk), else from the state as
-//      it was when the submit started (current-window rows, or for ratio 4 the previous-window
-//      rows when window w-1 ended before the chunk); then softmax pooling per channel,
-//      RMSNorm·norm, RoPE at w·ratio, row_sim, F16 round, exactly in cpu-ref's order;
+//   3. per possible emission (window w): the candidates come from this chunk's u/g when their
+//      position is >= p0 (the first position of the chunk), else from the state as it was when
+//      the submit started (current-window rows, or for ratio 4 the previous-window rows when
+//      window w-1 ended before the chunk); softmax pooling per channel (one thread per
+//      channel), then per row RMSNorm·norm, RoPE at w·ratio, row_sim, F16 round, exactly in
+//      cpu-ref's order;
 //   4. the final state, element by element, from the same rule (what the last token left in
 //      the current window, the last emitted window in the previous-window rows, resets).
 // Launch dimensions depend only on shapes (the plan may be captured and replayed); p0 is read
@@ -42,8 +43,11 @@ Shape shape_of(const ds4_node& node, const ds4_params_compressor& p) {
 }
 
 struct Layout {
-    uint64_t act_kv, act_g, u, g, rank, total;
+    uint64_t act_kv, act_g, u, g, pooled, rank, total;
 };
+
+// At most n/ratio + 1 windows end among n consecutive positions.
+int64_t max_emissions(const Shape& s) { return s.n / s.ratio + 1; }
 
 Layout layout_of(const ds4_node& node, const ds4_params_compressor& p) {
     const Shape s = shape_of(node, p);
@@ -52,7 +56,8 @@ Layout layout_of(const ds4_node& node, const ds4_params_compressor& p) {
     l.act_g = align_up(rowdot_act_bytes(node.src[1]->type, p.act_quant, s.n, s.d));
     l.u = l.act_g + align_up(rowdot_act_bytes(node.src[2]->type, p.act_quant, s.n, s.d));
     l.g = l.u + align_up(uint64_t(s.n * s.W) * sizeof(float));
-    l.rank = l.g + align_up(uint64_t(s.n * s.W) * sizeof(float));
+    l.pooled = l.g + align_up(uint64_t(s.n * s.W) * sizeof(float));
+    l.rank = l.pooled + align_up(uint64_t(max_emissions(s) * s.D) * sizeof(float));
     l.total = l.rank + align_up(sizeof(RankSlot));
     return l;
 }
@@ -129,36 +134,50 @@ struct Cand {
     }
 };
 
-__global__ void pool_emit_kernel(PoolArgs a, RopeFreqs freq) {
+// Window end of emission e of this chunk, or -1 when the chunk has fewer emissions.
+__device__ inline int64_t emission_end(const PoolArgs& a, int64_t p0, int64_t e) {
+    const int64_t pe = (p0 / a.ratio) * a.ratio + a.ratio - 1 + e * a.ratio;
+    return pe > p0 + a.n - 1 ? -1 : pe;
+}
+
+// Block (emission, channel group), one channel per thread: per-channel softmax pooling over the
+// candidates in cpu-ref's order (max, Σ e^{s−max}, then Σ (e/Σ)·v).
+__global__ void pool_kernel(PoolArgs a, float* pooled) {
+    if (d_failed(a.err)) return;
+    const int64_t p0 = d_i32(a.pos, 0), pe = emission_end(a, p0, blockIdx.x);
+    const int64_t j = int64_t(blockIdx.y) * blockDim.x + threadIdx.x;
+    if (pe < 0 || j >= a.D) return;
+    const int64_t w = pe / a.ratio, n_cand = a.coff * a.ratio;
+    const Cand cand{&a, p0, w, j, w * a.ratio > p0};
+    float mx = -INFINITY, s, v;
+    for (int64_t r = 0; r < n_cand; ++r) {
+        cand.get(r, &s, &v);
+        mx = mx < s ? s : mx;
+    }
+    float acc = 0.0f;
+    if (mx != -INFINITY) {
+        float den = 0.0f;
+        for (int64_t r = 0; r < n_cand; ++r) {
+            cand.get(r, &s, &v);
+            den = __fadd_rn(den, d_exp_cr(__fsub_rn(s, mx)));
+        }
+        for (int64_t r = 0; r < n_cand; ++r) {
+            cand.get(r, &s, &v);
+            acc = __fadd_rn(acc, __fmul_rn(__fdiv_rn(d_exp_cr(__fsub_rn(s, mx)), den), v));
+        }
+    }
+    pooled[int64_t(blockIdx.x) * a.D + j] = acc;
+}
+
+// One block per emission: RMSNorm·norm, RoPE at w·ratio, row_sim, F16 round, store row w.
+__global__ void finish_kernel(PoolArgs a, const float* pooled, RopeFreqs freq) {
     if (d_failed(a.err)) return;
     __shared__ float c[kCompMaxHeadDim];
     __shared__ float rscale;
-    const int64_t p0 = d_i32(a.pos, 0), p_last = p0 + a.n - 1, ratio = a.ratio;
-    const int64_t pe = (p0 / ratio) * ratio + ratio - 1 + int64_t(blockIdx.x) * ratio;
-    if (pe > p_last) return;
-    const int64_t w = pe / ratio, n_cand = a.coff * ratio;
-    const float neg_inf = -INFINITY;
-    for (int64_t j = threadIdx.x; j < a.D; j += blockDim.x) {
-        const Cand cand{&a, p0, w, j, w * ratio > p0};
-        float mx = neg_inf, s, v;
-        for (int64_t r = 0; r < n_cand; ++r) {
-            cand.get(r, &s, &v);
-            mx = mx < s ? s : mx;
-        }
-        float acc = 0.0f;
-        if (mx != neg_inf) {
-            float den = 0.0f;
-            for (int64_t r = 0; r < n_cand; ++r) {
-                cand.get(r, &s, &v);
-                den = __fadd_rn(den, d_exp_cr(__fsub_rn(s, mx)));
-            }
-            for (int64_t r = 0; r < n_cand; ++r) {
-                cand.get(r, &s, &v);
-                acc = __fadd_rn(acc, __fmul_rn(__fdiv_rn(d_exp_cr(__fsub_rn(s, mx)), den), v));
-            }
-        }
-        c[j] = acc;
-    }
+    const int64_t p0 = d_i32(a.pos, 0), pe = emission_end(a, p0, blockIdx.x);
+    if (pe < 0) return;
+    const int64_t w = pe / a.ratio;
+    for (int64_t j = threadIdx.x; j < a.D; j += blockDim.x) c[j] = pooled[int64_t(blockIdx.x) * a.D + j];
     __syncthreads();
     if (threadIdx.x == 0) {  // Σx² in double, index order (MODEL.md §0)
         double ss = 0.0;
@@ -169,7 +188,7 @@ __global__ void pool_emit_kernel(PoolArgs a, RopeFreqs freq) {
     __syncthreads();
     for (int64_t j = threadIdx.x; j < a.D; j += blockDim.x) c[j] = __fmul_rn(__fmul_rn(c[j], rscale), d_f32(a.norm, j));
     __syncthreads();
-    for (int k = threadIdx.x; k < a.n_rot / 2; k += blockDim.x) d_rope_pair(&c[a.D - a.n_rot + 2 * k], w * ratio, freq.f[k]);
+    for (int k = threadIdx.x; k < a.n_rot / 2; k += blockDim.x) d_rope_pair(&c[a.D - a.n_rot + 2 * k], w * a.ratio, freq.f[k]);
     __syncthreads();
     if (a.row_sim == DS4_SIM_FP8_KV) {
         for (int64_t b = threadIdx.x; b * 64 < int64_t(a.n_nope); b += blockDim.x) {
@@ -274,10 +293,13 @@ KernelStatus run_compressor(const ds4_node& node, KernelContext& ctx) {
     pa.err = ctx.err;
     RopeFreqs freq{};
     rope_frequencies(p.rope, &freq);
-    // At most n/ratio + 1 windows end among n consecutive positions.
-    const unsigned emissions = static_cast<unsigned>(s.n / s.ratio + 1);
-    pool_emit_kernel<<<emissions, kThreads, 0, ctx.stream>>>(pa, freq);
+    float* pooled = reinterpret_cast<float*>(base + l.pooled);
+    const unsigned emissions = static_cast<unsigned>(max_emissions(s));
+    constexpr int kPoolThreads = 32;  // channels per block: a decode emission still spreads over D/32 blocks
+    pool_kernel<<<dim3(emissions, static_cast<unsigned>((s.D + kPoolThreads - 1) / kPoolThreads)), kPoolThreads, 0, ctx.stream>>>(pa, pooled);
     if (auto st = launch_status("compressor pooling"); !st.ok()) return st;
+    finish_kernel<<<emissions, kThreads, 0, ctx.stream>>>(pa, pooled, freq);
+    if (auto st = launch_status("compressor rows"); !st.ok()) return st;
     state_kernel<<<blocks_for(s.ratio * s.W), kThreads, 0, ctx.stream>>>(pa);
     return launch_status("compressor state");
 }

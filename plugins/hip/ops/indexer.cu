@@ -28,6 +28,7 @@ namespace {
 
 constexpr int kTileRows = 32;             // key rows per score tile
 constexpr int kTopkThreads = 256;         // one histogram bin per thread
+constexpr int kHistCopies = 8;
 constexpr int64_t kScoreBudget = 1 << 24; // floats of score scratch (64 MiB): tokens per group
 
 struct Layout {
@@ -92,18 +93,24 @@ struct ScoreArgs {
     const DeviceError* err;
 };
 
-// Block: (tile stride over key rows, token of the group). Thread (g, h): head h of row group g;
-// its query head lives in registers. Each tile: stage 32 key rows, per (row, head) the relu'd
-// dot times w_h, then one thread per row sums the heads in order.
+// Block: (tile stride over key rows, token of the group). Thread (g, h): head h for rows
+// g, g + groups, ... of each tile, its query head in registers, one accumulator per row in
+// dimension order (several rows at once for ILP). Each tile: stage 32 key rows, per (row,
+// head) the relu'd dot times w_h, then one thread per row sums the heads in order.
+constexpr int kKsStride = kIdxMaxHeadDim + 4;  // 16-byte aligned rows
+constexpr int kRowBatch = 8;  // rows whose dots a thread runs side by side
+
 __global__ void score_kernel(ScoreArgs a) {
     if (d_failed(a.err)) return;
-    __shared__ float ks[kTileRows][kIdxMaxHeadDim];
+    __shared__ __align__(16) float ks[kTileRows][kKsStride];
     __shared__ float part[kTileRows][kIdxMaxHeads + 1];
     const int64_t t = a.g0 + blockIdx.y;
     const int64_t n_c = (int64_t(d_i32(a.pos, t)) + 1) / a.ratio;
     if (n_c <= a.top_k) return;
     const int H = static_cast<int>(a.H), hd = static_cast<int>(a.hd);
     const int h = threadIdx.x % H, g = threadIdx.x / H, groups = blockDim.x / H;
+    const int rpt = (kTileRows + groups - 1) / groups;  // rows per thread
+    const bool vec4 = hd % 4 == 0;
     float qv[kIdxMaxHeadDim];
 #pragma unroll
     for (int i = 0; i < kIdxMaxHeadDim; ++i) qv[i] = i < hd ? a.q[(t * a.H + h) * a.hd + i] : 0.0f;
@@ -116,13 +123,44 @@ __global__ void score_kernel(ScoreArgs a) {
             ks[r][i] = c0 + r < n_c ? d_f32(a.krows, i, c0 + r) : 0.0f;
         }
         __syncthreads();
-        for (int r = g; r < kTileRows; r += groups) {
-            if (c0 + r >= n_c) continue;
-            float dot = 0.0f;
+        for (int rb = 0; rb < rpt; rb += kRowBatch) {
+            float dot[kRowBatch];
 #pragma unroll
-            for (int i = 0; i < kIdxMaxHeadDim; ++i)
-                if (i < hd) dot = __fadd_rn(dot, __fmul_rn(qv[i], ks[r][i]));
-            part[r][h] = __fmul_rn(wh, 0.0f < dot ? dot : 0.0f);
+            for (int rr = 0; rr < kRowBatch; ++rr) dot[rr] = 0.0f;
+            if (vec4) {
+#pragma unroll
+                for (int i = 0; i < kIdxMaxHeadDim; i += 4) {
+                    if (i < hd) {
+#pragma unroll
+                        for (int rr = 0; rr < kRowBatch; ++rr) {
+                            const int r = g + (rb + rr) * groups;
+                            if (rb + rr < rpt && r < kTileRows) {
+                                const float4 k4 = *reinterpret_cast<const float4*>(&ks[r][i]);
+                                dot[rr] = __fadd_rn(
+                                    __fadd_rn(__fadd_rn(__fadd_rn(dot[rr], __fmul_rn(qv[i], k4.x)), __fmul_rn(qv[i + 1], k4.y)),
+                                              __fmul_rn(qv[i + 2], k4.z)),
+                                    __fmul_rn(qv[i + 3], k4.w));
+                            }
+                        }
+                    }
+                }
+            } else {
+#pragma unroll
+                for (int i = 0; i < kIdxMaxHeadDim; ++i) {
+                    if (i < hd) {
+#pragma unroll
+                        for (int rr = 0; rr < kRowBatch; ++rr) {
+                            const int r = g + (rb + rr) * groups;
+                            if (rb + rr < rpt && r < kTileRows) dot[rr] = __fadd_rn(dot[rr], __fmul_rn(qv[i], ks[r][i]));
+                        }
+                    }
+                }
+            }
+#pragma unroll
+            for (int rr = 0; rr < kRowBatch; ++rr) {
+                const int r = g + (rb + rr) * groups;
+                if (rb + rr < rpt && r < kTileRows) part[r][h] = __fmul_rn(wh, 0.0f < dot[rr] ? dot[rr] : 0.0f);
+            }
         }
         __syncthreads();
         if (threadIdx.x < kTileRows && c0 + threadIdx.x < n_c) {
@@ -153,7 +191,7 @@ __device__ int block_exclusive_scan(int* v, int n, int* total) {
 __global__ void topk_kernel(const float* scores_base, int64_t g0, int64_t cap, DTensor pos, DTensor dst, int64_t ratio,
                             int64_t top_k, const DeviceError* err) {
     if (d_failed(err)) return;
-    __shared__ int hist[kTopkThreads];
+    __shared__ int hist[kHistCopies][256];  // copies cut same-bin contention (keys cluster)
     __shared__ int counts[kTopkThreads];
     __shared__ int s_total, s_digit, s_kk;
     const int64_t t = g0 + blockIdx.x;
@@ -179,22 +217,24 @@ __global__ void topk_kernel(const float* scores_base, int64_t g0, int64_t cap, D
         uint32_t prefix = 0, mask = 0;
         int64_t kk = top_k;
         for (int shift = 24; shift >= 0; shift -= 8) {
-            hist[tid] = 0;
+            for (int c = 0; c < kHistCopies; ++c) hist[c][tid] = 0;
             __syncthreads();
             for (int64_t c = tid; c < n_c; c += nt) {
                 const uint32_t k = d_score_key(sc[c]);
-                if ((k & mask) == prefix) atomicAdd(&hist[(k >> shift) & 255u], 1);
+                if ((k & mask) == prefix) atomicAdd(&hist[tid % kHistCopies][(k >> shift) & 255u], 1);
             }
+            __syncthreads();
+            for (int c = 1; c < kHistCopies; ++c) hist[0][tid] += hist[c][tid];
             __syncthreads();
             if (tid == 0) {
                 int64_t cum = 0;
                 for (int b = 255; b >= 0; --b) {
-                    if (cum + hist[b] >= kk) {
+                    if (cum + hist[0][b] >= kk) {
                         s_digit = b;
                         s_kk = static_cast<int>(kk - cum);
                         break;
                     }
-                    cum += hist[b];
+                    cum += hist[0][b];
                 }
             }
             __syncthreads();
@@ -274,7 +314,10 @@ KernelStatus run_indexer_topk(const ds4_node& node, KernelContext& ctx) {
 
     // Score tiles: enough blocks to fill the device at decode, each striding over the rows.
     const int64_t tiles = (cap + kTileRows - 1) / kTileRows;
-    const unsigned grid_x = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(tiles, 512)));
+    // ~512 blocks in all: a decode token spreads over many blocks, a prefill chunk gives each
+    // block many tiles (its query heads are loaded once per block).
+    const int64_t per_token = std::max<int64_t>(1, 512 / std::min(l.group, n));
+    const unsigned grid_x = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(tiles, per_token)));
     const int groups = static_cast<int>(std::max<int64_t>(1, 256 / H));
     for (int64_t g0 = 0; g0 < n; g0 += l.group) {
         const int64_t gn = std::min(l.group, n - g0);

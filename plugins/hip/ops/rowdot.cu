@@ -1,7 +1,7 @@
-// Exact-order matvecs of the Tier-1 ops (rowdot.h). One group of 8 threads per (output row,
-// activation row): on the float path each thread is one lane of quant::dot_f32_f32; on the
-// quantized path the 8 threads compute 8 consecutive block terms (integer inner sums, exact
-// in any order) and the group's first thread adds them to the row sum in block order.
+// Exact-order matvecs of the Tier-1 ops (rowdot.h). Float path: a group of 8 threads per
+// (output row, activation row), each one lane of quant::dot_f32_f32. Quantized path: 32
+// threads per row compute 32 consecutive block terms (integer inner sums, exact in any order)
+// and the row's first thread adds them to the row sum in block order.
 #include "common.cuh"
 #include "rowdot.h"
 #include "tier1_common.cuh"
@@ -11,7 +11,9 @@ namespace {
 
 enum RowdotMode : int { kModeF32 = 0, kModeQ8_0 = 1, kModeQ8_K = 2 };
 
-constexpr int kRowsPerBlock = 32;  // 8 threads each: 256 threads per block
+constexpr int kF32RowsPerBlock = 32;  // 8 lanes each: 256 threads per block
+constexpr int kQLanes = 32;           // block terms computed at once per row
+constexpr int kQRowsPerBlock = 8;     // 32 threads each: 256 threads per block
 
 int mode_for(uint32_t wtype, uint32_t act_quant) {
     if (act_quant != DS4_ACT_DS4) return kModeF32;
@@ -189,50 +191,61 @@ __device__ inline float term_iq2_xxs(const uint8_t* wrow, const ActRow& x, int64
     return __fmul_rn(__fmul_rn(d_f16_to_f32(d_load_u16(w)), x.d[b]), float(bsum));
 }
 
-__global__ void rowdot_kernel(DTensor w, int mode, const uint8_t* act, int64_t rb, int64_t in, int64_t out, float* y,
-                              int64_t ldy, bool scale, float s, Iq2Tables tabs, const DeviceError* err) {
+// Float path: 8 lanes per output row, 32 rows per block.
+__global__ void rowdot_f32_kernel(DTensor w, const uint8_t* act, int64_t rb, int64_t in, int64_t out, float* y, int64_t ldy,
+                                  bool scale, float s, Iq2Tables tabs, const DeviceError* err) {
     if (d_failed(err)) return;
-    __shared__ float lanes[kRowsPerBlock][9];
+    __shared__ float lanes[kF32RowsPerBlock][9];
     const int g = threadIdx.x / 8, lane = threadIdx.x % 8;
-    const int64_t o = int64_t(blockIdx.x) * kRowsPerBlock + g, t = blockIdx.y;
+    const int64_t o = int64_t(blockIdx.x) * kF32RowsPerBlock + g, t = blockIdx.y;
     const bool active = o < out;
     const uint8_t* wrow = w.data + (active ? o : 0) * w.nb[1];
-    const uint8_t* xrow = act + t * rb;
-    float result = 0.0f;
-    if (mode == kModeF32) {
-        const float* x = reinterpret_cast<const float*>(xrow);
-        float acc = 0.0f;
-        if (active)
-            for (int64_t i = lane; i < in; i += 8) acc = __fadd_rn(acc, __fmul_rn(d_dequant(w.type, wrow, i, tabs), x[i]));
-        lanes[g][lane] = acc;
-        __syncthreads();
-        const float* l = lanes[g];
-        result = __fadd_rn(__fadd_rn(__fadd_rn(l[0], l[4]), __fadd_rn(l[2], l[6])),
-                           __fadd_rn(__fadd_rn(l[1], l[5]), __fadd_rn(l[3], l[7])));
-    } else {
-        const ActRow x = act_row(xrow, mode, in);
-        const int64_t bs = w.type == DS4_TYPE_Q8_0 ? 32 : 256, nb = in / bs;
-        float acc = 0.0f;
-        for (int64_t r0 = 0; r0 < nb; r0 += 8) {
-            const int64_t b = r0 + lane;
-            float term = 0.0f;
-            if (active && b < nb) {
-                switch (w.type) {
-                case DS4_TYPE_Q8_0: term = term_q8_0(wrow, x, b); break;
-                case DS4_TYPE_Q2_K: term = term_q2_k(wrow, x, b); break;
-                case DS4_TYPE_Q4_K: term = term_q4_k(wrow, x, b); break;
-                default: term = term_iq2_xxs(wrow, x, b, tabs); break;
-                }
+    const float* x = reinterpret_cast<const float*>(act + t * rb);
+    float acc = 0.0f;
+    if (active)
+        for (int64_t i = lane; i < in; i += 8) acc = __fadd_rn(acc, __fmul_rn(d_dequant(w.type, wrow, i, tabs), x[i]));
+    lanes[g][lane] = acc;
+    __syncthreads();
+    if (lane != 0 || !active) return;
+    const float* l = lanes[g];
+    const float r = __fadd_rn(__fadd_rn(__fadd_rn(l[0], l[4]), __fadd_rn(l[2], l[6])),
+                              __fadd_rn(__fadd_rn(l[1], l[5]), __fadd_rn(l[3], l[7])));
+    y[t * ldy + o] = scale ? __fmul_rn(r, s) : r;
+}
+
+// Quantized path: 32 threads per output row compute 32 consecutive block terms at a time,
+// the row's first thread adds them in block order; 8 rows per block.
+__global__ void rowdot_q_kernel(DTensor w, int mode, const uint8_t* act, int64_t rb, int64_t in, int64_t out, float* y,
+                                int64_t ldy, bool scale, float s, Iq2Tables tabs, const DeviceError* err) {
+    if (d_failed(err)) return;
+    __shared__ float terms[kQRowsPerBlock][kQLanes];
+    const int g = threadIdx.x / kQLanes, lane = threadIdx.x % kQLanes;
+    const int64_t o = int64_t(blockIdx.x) * kQRowsPerBlock + g, t = blockIdx.y;
+    const bool active = o < out;
+    const uint8_t* wrow = w.data + (active ? o : 0) * w.nb[1];
+    const ActRow x = act_row(act + t * rb, mode, in);
+    const int64_t bs = w.type == DS4_TYPE_Q8_0 ? 32 : 256, nb = in / bs;
+    float acc = 0.0f;
+    for (int64_t r0 = 0; r0 < nb; r0 += kQLanes) {
+        const int64_t b = r0 + lane;
+        float term = 0.0f;
+        if (active && b < nb) {
+            switch (w.type) {
+            case DS4_TYPE_Q8_0: term = term_q8_0(wrow, x, b); break;
+            case DS4_TYPE_Q2_K: term = term_q2_k(wrow, x, b); break;
+            case DS4_TYPE_Q4_K: term = term_q4_k(wrow, x, b); break;
+            default: term = term_iq2_xxs(wrow, x, b, tabs); break;
             }
-            lanes[g][lane] = term;
-            __syncthreads();
-            if (lane == 0)
-                for (int k = 0; k < 8 && r0 + k < nb; ++k) acc = __fadd_rn(acc, lanes[g][k]);
-            __syncthreads();
         }
-        result = w.type == DS4_TYPE_IQ2_XXS ? __fmul_rn(0.125f, acc) : acc;
+        terms[g][lane] = term;
+        __syncthreads();
+        if (lane == 0)
+            for (int k = 0; k < kQLanes && r0 + k < nb; ++k) acc = __fadd_rn(acc, terms[g][k]);
+        __syncthreads();
     }
-    if (lane == 0 && active) y[t * ldy + o] = scale ? __fmul_rn(result, s) : result;
+    if (lane != 0 || !active) return;
+    const float r = w.type == DS4_TYPE_IQ2_XXS ? __fmul_rn(0.125f, acc) : acc;
+    y[t * ldy + o] = scale ? __fmul_rn(r, s) : r;
 }
 
 }  // namespace
@@ -255,8 +268,15 @@ KernelStatus rowdot_run(const DTensor& w, uint32_t act_quant, const void* act, i
                         int64_t ldy, bool scale, float s, const KernelContext& ctx) {
     const int mode = mode_for(w.type, act_quant);
     const int64_t in = w.ne[0];
-    dim3 grid(static_cast<unsigned>((out + kRowsPerBlock - 1) / kRowsPerBlock), static_cast<unsigned>(rows));
-    rowdot_kernel<<<grid, kRowsPerBlock * 8, 0, ctx.stream>>>(w, mode, static_cast<const uint8_t*>(act), act_row_bytes(mode, in), in, out, y, ldy, scale, s, Iq2Tables{ctx.iq2_grid, ctx.iq2_signs}, ctx.err);
+    const Iq2Tables tabs{ctx.iq2_grid, ctx.iq2_signs};
+    const uint8_t* a = static_cast<const uint8_t*>(act);
+    if (mode == kModeF32) {
+        dim3 grid(static_cast<unsigned>((out + kF32RowsPerBlock - 1) / kF32RowsPerBlock), static_cast<unsigned>(rows));
+        rowdot_f32_kernel<<<grid, kF32RowsPerBlock * 8, 0, ctx.stream>>>(w, a, act_row_bytes(mode, in), in, out, y, ldy, scale, s, tabs, ctx.err);
+    } else {
+        dim3 grid(static_cast<unsigned>((out + kQRowsPerBlock - 1) / kQRowsPerBlock), static_cast<unsigned>(rows));
+        rowdot_q_kernel<<<grid, kQRowsPerBlock * kQLanes, 0, ctx.stream>>>(w, mode, a, act_row_bytes(mode, in), in, out, y, ldy, scale, s, tabs, ctx.err);
+    }
     return launch_status("tier1 matvec");
 }
 
