@@ -218,6 +218,61 @@ TEST_P(ReferenceLogits, ExactNumericsMatchReferences) {
     }
 }
 
+// The session invariants on the transformers fixtures (issue: "invariants on every fixture"):
+// chunked prefill at 1, 3, 7 == one-shot 64, snapshot/restore/continue == uninterrupted, and
+// rewind + replay == fresh, all bit for bit (fixed reduction orders make them exact).
+TEST_P(ReferenceLogits, SessionInvariantsHoldBitExactly) {
+    std::string why;
+    const ds4::host::Device* dev = cpu_device(&why);
+    if (!dev) GTEST_SKIP() << why;
+    const std::string gguf = std::string(DS4_BINARY_DIR) + "/tests/reference/" + GetParam() + "-inv-f32.gguf";
+    fs::create_directories(fs::path(gguf).parent_path());
+    ds4::convert::ConvertOptions o;
+    o.hf_dir = dir_;
+    o.out_path = gguf;
+    o.recipe = ds4::model::Recipe::F32;
+    o.threads = 1;
+    ds4::convert::convert_hf(o);
+    auto model = ds4::model::Model::open(gguf, *dev);
+    const std::vector<int32_t> tokens = read_tokens(dir_ + "/tokens.txt");
+    const size_t n = tokens.size(), vocab = model->config().vocab;
+    auto session = [&](uint32_t chunk) {
+        ds4::model::SessionOptions so;
+        so.ctx = n + 16;
+        so.prefill_chunk = chunk;
+        so.numerics = ds4::model::Numerics::Exact;
+        return std::make_unique<ds4::model::Session>(*model, so);
+    };
+    const std::vector<float> ref = session(64)->eval(tokens, /*all_logits=*/true);
+    ASSERT_EQ(ref.size(), n * vocab);
+    for (uint32_t chunk : {1u, 3u, 7u}) {
+        std::vector<float> got = session(chunk)->eval(tokens, true);
+        EXPECT_EQ(max_abs(got, ref, vocab, 0, n), 0.0f) << "prefill chunk " << chunk << " != one-shot";
+    }
+    const size_t mid = n / 2 + 3;
+    const std::vector<int32_t> head(tokens.begin(), tokens.begin() + static_cast<long>(mid));
+    const std::vector<int32_t> tail(tokens.begin() + static_cast<long>(mid), tokens.end());
+    const std::vector<float> ref_tail(ref.begin() + static_cast<long>(mid * vocab), ref.end());
+    {
+        auto a = session(64);
+        a->eval(head);
+        ds4::model::SessionSnapshot snap = a->snapshot();
+        a->eval(tail);  // move on, then come back
+        auto b = session(64);
+        b->restore(snap);
+        std::vector<float> got = b->eval(tail, true);
+        EXPECT_EQ(max_abs(got, ref_tail, vocab, 0, tail.size()), 0.0f) << "snapshot/restore/continue";
+    }
+    {
+        auto a = session(64);
+        a->eval(tokens);
+        a->rewind(mid);
+        std::vector<float> got = a->eval(tail, true);
+        EXPECT_EQ(max_abs(got, ref_tail, vocab, 0, tail.size()), 0.0f) << "rewind + replay";
+    }
+    fs::remove(gguf);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, ReferenceLogits, ::testing::ValuesIn(fixture_names()),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                              std::string n = p.param;
