@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -367,6 +368,45 @@ RunResult run_case(const host::Device& dev, const Case& c) {
         r.error = e.what();
     }
     return r;
+}
+
+double time_case(const host::Device& dev, const Case& c, int reps, int submits) {
+    host::Graph g;
+    std::vector<host::Buffer> bufs;
+    std::vector<const ds4_tensor*> srcs, dsts;
+    for (const auto& in : c.srcs) {
+        if (!in) {
+            srcs.push_back(nullptr);
+            continue;
+        }
+        bufs.push_back(dev.alloc(in->storage.size(), DS4_BUFFER_WEIGHTS));
+        bufs.back().write(0, in->storage.data(), in->storage.size());
+        ds4_tensor* t = g.tensor(in->type, in->ne, bufs.back().get(), 0);
+        if (!in->nb.empty() || in->offset)
+            t = g.view(t, in->ne, in->nb.empty() ? contiguous_strides(in->type, in->ne) : in->nb, in->offset);
+        srcs.push_back(t);
+    }
+    for (const auto& out : c.dsts) {
+        // An output with a start value is carried state (e.g. COMPRESSOR's); the rest scratch.
+        bufs.push_back(dev.alloc(contiguous_bytes(out.type, out.ne), out.init.empty() ? DS4_BUFFER_SCRATCH : DS4_BUFFER_STATE));
+        if (!out.init.empty()) bufs.back().write(0, out.init.data(), out.init.size());
+        dsts.push_back(g.tensor(out.type, out.ne, bufs.back().get(), 0));
+    }
+    for (int r = 0; r < reps; ++r) {
+        g.add_raw(c.op, {}, {}, c.params.data(), static_cast<uint32_t>(c.params.size()));
+        ds4_node& node = const_cast<ds4_node&>(g.node(g.size() - 1));
+        node.n_src = static_cast<uint32_t>(srcs.size());
+        node.n_dst = static_cast<uint32_t>(dsts.size());
+        for (size_t i = 0; i < srcs.size(); ++i) node.src[i] = srcs[i];
+        for (size_t i = 0; i < dsts.size(); ++i) node.dst[i] = dsts[i];
+    }
+    host::Plan plan = dev.create_plan(g.c_graph());
+    plan.submit();
+    dev.synchronize();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < submits; ++i) plan.submit();
+    dev.synchronize();
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / submits;
 }
 
 // ---- harness ---------------------------------------------------------------------------------

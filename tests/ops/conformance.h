@@ -118,6 +118,12 @@ struct RunResult {
 // Runs one case on a device (allocates buffers with guards, builds a one-node graph).
 RunResult run_case(const host::Device& dev, const Case& c);
 
+// Microseconds per submit of a plan holding `reps` copies of the case's node: inputs uploaded
+// once, no guards; the copies share their outputs (and any state they carry), so each copy
+// does the same work. (t(reps) − t(1)) / (reps − 1) is then the time of one node. For the
+// opt-in timing tests.
+double time_case(const host::Device& dev, const Case& c, int reps, int submits);
+
 // The plugin under test and, when it is not cpu-ref, cpu-ref for cross-checks.
 class Harness {
 public:
@@ -138,6 +144,17 @@ private:
     std::unique_ptr<host::Plugin> plugin_, ref_plugin_;
     std::unique_ptr<host::Device> device_, ref_device_;
 };
+
+// For Tier-1 tests (inside a TEST body, namespace ds4::conformance): skips the test when the
+// plugin under test does not claim `op`, since core then decomposes the op into Tier-0 ops.
+#define SKIP_UNLESS_CLAIMED(op)                                                                         \
+    do {                                                                                                \
+        if (!Harness::get().plugin().claims(op)) {                                                      \
+            record(host::op_name(op), "all", "not claimed");                                            \
+            GTEST_SKIP() << Harness::get().plugin().name() << " does not claim " << host::op_name(op)   \
+                         << " (core decomposes it into Tier-0 ops)";                                    \
+        }                                                                                               \
+    } while (0)
 
 // Runs a case on the plugin under test and checks it: node_supported, guards, Expected per
 // output, determinism, cpu-ref agreement. Reports gtest failures; records the support matrix.

@@ -26,7 +26,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -39,7 +38,6 @@
 #include <thread>
 
 #include "conformance.h"
-#include "host/graph.h"
 #include "host/plugin_loader.h"
 #include "quant/quant.h"
 
@@ -48,15 +46,6 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr uint32_t kNoSim = UINT32_MAX;
-
-#define SKIP_UNLESS_CLAIMED(op)                                                                         \
-    do {                                                                                                \
-        if (!Harness::get().plugin().claims(op)) {                                                      \
-            record(host::op_name(op), "all", "not claimed");                                            \
-            GTEST_SKIP() << Harness::get().plugin().name() << " does not claim " << host::op_name(op)   \
-                         << " (core decomposes it into Tier-0 ops)";                                    \
-        }                                                                                               \
-    } while (0)
 
 ds4_rope_params rope_params(uint32_t n_rot, bool yarn) {
     ds4_rope_params r{};
@@ -292,22 +281,27 @@ TEST(Tier1Compressor, TinyShapes) {
     compressor_case(q);
 }
 
-TEST(Tier1Compressor, RealShapes) {
-    SKIP_UNLESS_CLAIMED(DS4_OP_COMPRESSOR);
-    // Attention compressor of a ratio-4 layer (D 512, overlapping windows), official numerics.
+// Attention compressor of a ratio-4 layer (D 512, overlapping windows), official numerics.
+CompSpec real_compressor() {
     CompSpec s;
-    s.label = "csa";
     s.d = 4096;
     s.D = 512;
     s.n_rot = 64;
     s.ratio = 4;
-    s.cap = 1024;
     s.wtype = DS4_TYPE_Q8_0;
     s.act = DS4_ACT_DS4;
     s.row_sim = DS4_SIM_FP8_KV;
     s.n_nope = 448;
     s.round_f16 = true;
     s.a_scale = 0.1f;
+    return s;
+}
+
+TEST(Tier1Compressor, RealShapes) {
+    SKIP_UNLESS_CLAIMED(DS4_OP_COMPRESSOR);
+    CompSpec s = real_compressor();
+    s.label = "csa";
+    s.cap = 1024;
     s.pos = range(2043, 1);  // decode step that ends a window
     compressor_case(s);
     s.pos = range(2045, 64);  // prefill chunk starting mid-window
@@ -881,11 +875,9 @@ TEST(Tier1Attention, TinyShapes) {
     attention_case(w);
 }
 
-TEST(Tier1Attention, RealShapes) {
-    SKIP_UNLESS_CLAIMED(DS4_OP_ATTENTION);
-    // Ratio-4 layer: raw window 128 + the top-512 selected compressed rows.
+// Ratio-4 layer: raw window 128 + the top-512 selected compressed rows.
+AttnSpec real_attention() {
     AttnSpec s;
-    s.label = "csa";
     s.hd = 512;
     s.H = 64;
     s.window = 128;
@@ -894,6 +886,13 @@ TEST(Tier1Attention, RealShapes) {
     s.cap = 4608;
     s.k = 512;
     s.with_sel = true;
+    return s;
+}
+
+TEST(Tier1Attention, RealShapes) {
+    SKIP_UNLESS_CLAIMED(DS4_OP_ATTENTION);
+    AttnSpec s = real_attention();
+    s.label = "csa";
     s.pos = range(16001, 1);
     s.seed = 31;
     attention_case(s);
@@ -946,61 +945,12 @@ TEST(Tier1Attention, BadSelectionFailsTheSubmit) {
 
 // ---- timing (informative, opt-in: DS4_CONFORMANCE_TIMING=1) -------------------------------------
 
-// Microseconds per submit of a plan holding `reps` copies of the case's node (inputs uploaded
-// once; the copies share their outputs, and the COMPRESSOR state, so each copy does the same
-// work).
-double time_plan(const host::Device& dev, const Case& c, int reps, int submits) {
-    host::Graph g;
-    std::vector<host::Buffer> bufs;
-    std::vector<const ds4_tensor*> srcs, dsts;
-    for (const auto& in : c.srcs) {
-        if (!in) {
-            srcs.push_back(nullptr);
-            continue;
-        }
-        bufs.push_back(dev.alloc(in->storage.size(), DS4_BUFFER_WEIGHTS));
-        bufs.back().write(0, in->storage.data(), in->storage.size());
-        srcs.push_back(g.tensor(in->type, in->ne, bufs.back().get(), 0));
-    }
-    for (const auto& out : c.dsts) {
-        int64_t bytes = ds4_type_row_bytes(out.type, out.ne[0]);
-        for (size_t i = 1; i < out.ne.size(); ++i) bytes *= out.ne[i];
-        bufs.push_back(dev.alloc(static_cast<uint64_t>(bytes), DS4_BUFFER_STATE));
-        if (!out.init.empty()) bufs.back().write(0, out.init.data(), out.init.size());
-        dsts.push_back(g.tensor(out.type, out.ne, bufs.back().get(), 0));
-    }
-    for (int r = 0; r < reps; ++r) {
-        g.add_raw(c.op, {}, {}, c.params.data(), static_cast<uint32_t>(c.params.size()));
-        ds4_node& node = const_cast<ds4_node&>(g.node(g.size() - 1));
-        node.n_src = static_cast<uint32_t>(srcs.size());
-        node.n_dst = static_cast<uint32_t>(dsts.size());
-        for (size_t i = 0; i < srcs.size(); ++i) node.src[i] = srcs[i];
-        for (size_t i = 0; i < dsts.size(); ++i) node.dst[i] = dsts[i];
-    }
-    host::Plan plan = dev.create_plan(g.c_graph());
-    plan.submit();
-    dev.synchronize();
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < submits; ++i) plan.submit();
-    dev.synchronize();
-    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / submits;
-}
-
 TEST(Tier1AttentionTiming, RealShapes) {
     if (!std::getenv("DS4_CONFORMANCE_TIMING")) GTEST_SKIP() << "set DS4_CONFORMANCE_TIMING=1 to time the real shapes";
     const host::Device& dev = Harness::get().device();
     std::vector<std::pair<std::string, Case>> items;
-    CompSpec cs;
-    cs.d = 4096;
-    cs.D = 512;
-    cs.n_rot = 64;
+    CompSpec cs = real_compressor();
     cs.cap = 4096;
-    cs.wtype = DS4_TYPE_Q8_0;
-    cs.act = DS4_ACT_DS4;
-    cs.row_sim = DS4_SIM_FP8_KV;
-    cs.n_nope = 448;
-    cs.round_f16 = true;
-    cs.a_scale = 0.1f;
     cs.pos = range(16003, 1);
     items.push_back({"compressor ratio 4 D=512 q8_0 n=1 (emits)", make_compressor_case(cs)});
     cs.pos = range(16003, 64);
@@ -1027,14 +977,7 @@ TEST(Tier1AttentionTiming, RealShapes) {
     is.pos = range(1000001, 1);
     items.push_back({"indexer_topk n_c=250000 qat n=1", indexer_case(is, false).c});
 
-    AttnSpec as;
-    as.hd = 512;
-    as.H = 64;
-    as.window = 128;
-    as.raw_cap = 256;
-    as.cap = 4608;
-    as.k = 512;
-    as.with_sel = true;
+    AttnSpec as = real_attention();
     as.pos = range(16001, 1);
     items.push_back({"attention window 128 + 512 selected n=1", make_attention_case(as, nullptr)});
     as.raw_cap = 192;
@@ -1047,7 +990,7 @@ TEST(Tier1AttentionTiming, RealShapes) {
     as.pos = range(1040000, 1);
     items.push_back({"attention window 128 + 8125 compressed n=1", make_attention_case(as, nullptr)});
     for (const auto& [name, c] : items) {
-        const double one = time_plan(dev, c, 1, 20), many = time_plan(dev, c, 11, 10);
+        const double one = time_case(dev, c, 1, 20), many = time_case(dev, c, 11, 10);
         std::printf("[timing] %-46s %9.1f us/node (submit of 1 node: %.1f us)\n", name.c_str(), (many - one) / 10.0, one);
         std::fflush(stdout);
     }

@@ -15,7 +15,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -26,21 +25,11 @@
 #include <random>
 
 #include "conformance.h"
-#include "host/graph.h"
 #include "host/plugin_loader.h"
 #include "quant/quant.h"
 
 namespace ds4::conformance {
 namespace {
-
-#define SKIP_UNLESS_CLAIMED(op)                                                                         \
-    do {                                                                                                \
-        if (!Harness::get().plugin().claims(op)) {                                                      \
-            record(host::op_name(op), "all", "not claimed");                                            \
-            GTEST_SKIP() << Harness::get().plugin().name() << " does not claim " << host::op_name(op)   \
-                         << " (core decomposes it into Tier-0 ops)";                                    \
-        }                                                                                               \
-    } while (0)
 
 std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
@@ -145,6 +134,20 @@ void hc_collapse_ref(const HcInputs& in, const std::vector<double>& w, std::vect
             }
 }
 
+// HC_PRE / HC_HEAD case up to its src1: name, variant, params, X and fn (the rest differs).
+Case hc_mix_case(uint32_t op, const char* op_name, const ds4_params_hc& p, const HcInputs& in, bool strided) {
+    const char* fn_type = ds4_type_name(in.fn.type);
+    Case c;
+    c.op = op;
+    c.name = std::string(op_name) + " d=" + std::to_string(in.d) + " n_hc=" + std::to_string(in.H) +
+             " n=" + std::to_string(in.n) + " fn=" + fn_type + (strided ? " strided X" : "");
+    c.variant = std::string(fn_type) + (in.d == 4096 ? " real" : "");
+    c.params = params_bytes(p);
+    c.srcs.push_back(in.Xin);
+    c.srcs.push_back(in.fn);
+    return c;
+}
+
 void hc_pre_case(int64_t d, int64_t H, int64_t n, ds4_type fn_type, uint64_t seed, bool strided = false) {
     const int64_t n_mix = H * (2 + H);
     const ds4_params_hc p = hc_params(static_cast<uint32_t>(H));
@@ -186,14 +189,7 @@ void hc_pre_case(int64_t d, int64_t H, int64_t n, ds4_type fn_type, uint64_t see
     std::vector<double> x_in, mag;
     hc_collapse_ref(in, pre, x_in, mag);
 
-    Case c;
-    c.op = DS4_OP_HC_PRE;
-    c.name = "hc_pre d=" + std::to_string(d) + " n_hc=" + std::to_string(H) + " n=" + std::to_string(n) + " fn=" +
-             ds4_type_name(fn_type) + (strided ? " strided X" : "");
-    c.variant = std::string(ds4_type_name(fn_type)) + (d == 4096 ? " real" : "");
-    c.params = params_bytes(p);
-    c.srcs.push_back(in.Xin);
-    c.srcs.push_back(in.fn);
+    Case c = hc_mix_case(DS4_OP_HC_PRE, "hc_pre", p, in, strided);
     c.srcs.push_back(f32_input({3}, scale));
     c.srcs.push_back(f32_input({2 * H + H * H}, base));
     c.dsts.push_back({DS4_TYPE_F32, {d, n}, {}});
@@ -240,14 +236,7 @@ void hc_head_case(int64_t d, int64_t H, int64_t n, ds4_type fn_type, uint64_t se
         for (int64_t s = 0; s < H; ++s) w[t * H + s] = sigmoid(mix[t * H + s] * scale[0] + base[s]) + p.hc_eps;
     std::vector<double> h, mag;
     hc_collapse_ref(in, w, h, mag);
-    Case c;
-    c.op = DS4_OP_HC_HEAD;
-    c.name = "hc_head d=" + std::to_string(d) + " n_hc=" + std::to_string(H) + " n=" + std::to_string(n) + " fn=" +
-             ds4_type_name(fn_type) + (strided ? " strided X" : "");
-    c.variant = std::string(ds4_type_name(fn_type)) + (d == 4096 ? " real" : "");
-    c.params = params_bytes(p);
-    c.srcs.push_back(in.Xin);
-    c.srcs.push_back(in.fn);
+    Case c = hc_mix_case(DS4_OP_HC_HEAD, "hc_head", p, in, strided);
     c.srcs.push_back(f32_input({1}, scale));
     c.srcs.push_back(f32_input({H}, base));
     c.dsts.push_back({DS4_TYPE_F32, {d, n}, {}});
@@ -770,54 +759,6 @@ TEST(MoeFfn, OutOfRangeExpertFailsTheSubmit) {
 
 // ---- timing (informative, opt-in) --------------------------------------------------------------
 
-// Microseconds per submit of a plan holding `reps` copies of the case's node (inputs uploaded
-// once, outputs shared by the copies).
-double time_plan(const host::Device& dev, const Case& c, int reps, int submits) {
-    host::Graph g;
-    std::vector<host::Buffer> bufs;
-    std::vector<const ds4_tensor*> srcs, dsts;
-    for (const auto& in : c.srcs) {
-        if (!in) {
-            srcs.push_back(nullptr);
-            continue;
-        }
-        bufs.push_back(dev.alloc(in->storage.size(), DS4_BUFFER_WEIGHTS));
-        bufs.back().write(0, in->storage.data(), in->storage.size());
-        ds4_tensor* t = g.tensor(in->type, in->ne, bufs.back().get(), 0);
-        if (!in->nb.empty() || in->offset) {
-            std::vector<int64_t> nb = in->nb;
-            if (nb.empty()) {
-                nb.push_back(ds4_type_block_bytes(in->type));
-                for (size_t i = 1; i < in->ne.size(); ++i)
-                    nb.push_back(i == 1 ? ds4_type_row_bytes(in->type, in->ne[0]) : nb[i - 1] * in->ne[i - 1]);
-            }
-            t = g.view(t, in->ne, nb, in->offset);
-        }
-        srcs.push_back(t);
-    }
-    for (const auto& out : c.dsts) {
-        int64_t bytes = ds4_type_row_bytes(out.type, out.ne[0]);
-        for (size_t i = 1; i < out.ne.size(); ++i) bytes *= out.ne[i];
-        bufs.push_back(dev.alloc(static_cast<uint64_t>(bytes), DS4_BUFFER_SCRATCH));
-        dsts.push_back(g.tensor(out.type, out.ne, bufs.back().get(), 0));
-    }
-    for (int r = 0; r < reps; ++r) {
-        g.add_raw(c.op, {}, {}, c.params.data(), static_cast<uint32_t>(c.params.size()));
-        ds4_node& node = const_cast<ds4_node&>(g.node(g.size() - 1));
-        node.n_src = static_cast<uint32_t>(srcs.size());
-        node.n_dst = static_cast<uint32_t>(dsts.size());
-        for (size_t i = 0; i < srcs.size(); ++i) node.src[i] = srcs[i];
-        for (size_t i = 0; i < dsts.size(); ++i) node.dst[i] = dsts[i];
-    }
-    host::Plan plan = dev.create_plan(g.c_graph());
-    plan.submit();
-    dev.synchronize();
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < submits; ++i) plan.submit();
-    dev.synchronize();
-    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / submits;
-}
-
 TEST(Tier1Timing, DecodeShapes) {
     if (!std::getenv("DS4_CONFORMANCE_TIMING")) GTEST_SKIP() << "set DS4_CONFORMANCE_TIMING=1 to time the decode shapes";
     const host::Device& dev = Harness::get().device();
@@ -874,7 +815,7 @@ TEST(Tier1Timing, DecodeShapes) {
                              c});
         }
     for (const Item& it : items) {
-        const double one = time_plan(dev, it.c, 1, 50), many = time_plan(dev, it.c, 21, 20);
+        const double one = time_case(dev, it.c, 1, 50), many = time_case(dev, it.c, 21, 20);
         std::printf("[timing] %-44s %9.1f us/node (submit of 1 node: %.1f us)\n", it.name.c_str(), (many - one) / 20.0, one);
     }
 }
