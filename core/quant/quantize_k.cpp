@@ -102,6 +102,21 @@ void requantize(const float* x, int n, int nmax, float dl, float ml, int* q) {
 
 const float* weights_or_ones(const float* imp, const float* ones) { return imp ? imp : ones; }
 
+// The part Q4_K and Q2_K share: a (scale, min) fit per sub-block of `sub_len` values with
+// quants in 0..qmax, then both lists quantized to sub-scales in 0..scale_max under one f16
+// super-scale each (dh, mh).
+void fit_sub_blocks(const float* x, const float* w, int n_sub, int sub_len, int qmax, int scale_max, int* sc, int* m,
+                    uint16_t* dh, uint16_t* mh) {
+    float scales[16], mins[16];
+    for (int j = 0; j < n_sub; ++j) {
+        const ScaleMin fit = fit_scale_min(x + sub_len * j, w + sub_len * j, sub_len, qmax);
+        scales[j] = fit.scale;
+        mins[j] = fit.min;
+    }
+    *dh = quantize_sub_scales(scales, n_sub, scale_max, sc);
+    *mh = quantize_sub_scales(mins, n_sub, scale_max, m);
+}
+
 }  // namespace
 
 void quantize_blocks_q4_k(const float* x, uint8_t* dst, int64_t nb, const float* imp) {
@@ -109,15 +124,9 @@ void quantize_blocks_q4_k(const float* x, uint8_t* dst, int64_t nb, const float*
     for (float& o : ones) o = 1.0f;
     for (int64_t b = 0; b < nb; ++b, x += 256, dst += 144, imp = imp ? imp + 256 : nullptr) {
         const float* w = weights_or_ones(imp, ones);
-        float scales[8], mins[8];
-        for (int j = 0; j < 8; ++j) {
-            const ScaleMin sm = fit_scale_min(x + 32 * j, w + 32 * j, 32, 15);
-            scales[j] = sm.scale;
-            mins[j] = sm.min;
-        }
         int sc[8], m[8];
-        const uint16_t dh = quantize_sub_scales(scales, 8, 63, sc);
-        const uint16_t mh = quantize_sub_scales(mins, 8, 63, m);
+        uint16_t dh, mh;
+        fit_sub_blocks(x, w, 8, 32, 15, 63, sc, m, &dh, &mh);
         store_u16(dst + q4k::kD, dh);
         store_u16(dst + q4k::kDmin, mh);
         uint8_t* packed = dst + q4k::kScales;
@@ -140,15 +149,9 @@ void quantize_blocks_q2_k(const float* x, uint8_t* dst, int64_t nb, const float*
     for (float& o : ones) o = 1.0f;
     for (int64_t b = 0; b < nb; ++b, x += 256, dst += 84, imp = imp ? imp + 256 : nullptr) {
         const float* w = weights_or_ones(imp, ones);
-        float scales[16], mins[16];
-        for (int sb = 0; sb < 16; ++sb) {
-            const ScaleMin sm = fit_scale_min(x + 16 * sb, w + 16 * sb, 16, 3);
-            scales[sb] = sm.scale;
-            mins[sb] = sm.min;
-        }
         int sc[16], m[16];
-        const uint16_t dh = quantize_sub_scales(scales, 16, 15, sc);
-        const uint16_t mh = quantize_sub_scales(mins, 16, 15, m);
+        uint16_t dh, mh;
+        fit_sub_blocks(x, w, 16, 16, 3, 15, sc, m, &dh, &mh);
         store_u16(dst + q2k::kD, dh);
         store_u16(dst + q2k::kDmin, mh);
         const float d = f16_to_f32(dh), dmin = f16_to_f32(mh);
