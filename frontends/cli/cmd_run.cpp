@@ -11,6 +11,8 @@
 #include "commands.h"
 #include "ds4/engine.h"
 #include "gguf/gguf.h"
+#include "gguf/utf8.h"
+#include "output/text_scan.h"
 #include "host/status.h"
 #include "repl.h"
 #include "sampler/logprobs.h"
@@ -100,43 +102,24 @@ int dump_logits(const Options& o, Engine& engine) {
     return 0;
 }
 
-// JSON string body of a token's bytes: valid UTF-8 passes through (with JSON escapes),
-// every byte of an invalid sequence is written as \u00XX (PROTOCOL §F.1); `bytes` stays
-// authoritative.
+// JSON string body of a token's bytes (PROTOCOL §F.1): valid UTF-8 is JSON-escaped as the
+// output parser does; a token that is not valid UTF-8 has each byte >= 0x80 written as \u00XX
+// (`bytes` stays authoritative).
 std::string json_token_text(const std::string& b) {
     std::string out;
-    size_t i = 0;
-    while (i < b.size()) {
-        unsigned char c = static_cast<unsigned char>(b[i]);
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        bool valid = len > 0 && i + len <= b.size();
-        for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(b[i + k]) & 0xc0) == 0x80;
-        if (valid && len > 1) {  // overlong forms, surrogates and > U+10FFFF are invalid too
-            uint32_t cp = len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
-            for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(b[i + k]) & 0x3f);
-            valid = !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) &&
-                    !(cp >= 0xd800 && cp <= 0xdfff) && cp <= 0x10ffff;
-        }
-        if (!valid) {
+    if (gguf::detail::is_valid_utf8(b)) {
+        output::detail::append_json_escaped(b, out);
+        return out;
+    }
+    for (char ch : b) {
+        unsigned char c = static_cast<unsigned char>(ch);
+        if (c < 0x80) {
+            output::detail::append_json_escaped(std::string_view(&ch, 1), out);
+        } else {
             char buf[8];
             std::snprintf(buf, sizeof(buf), "\\u%04x", c);
             out += buf;
-            ++i;
-            continue;
         }
-        if (len == 1) {
-            if (c == '"') out += "\\\"";
-            else if (c == '\\') out += "\\\\";
-            else if (c == '\n') out += "\\n";
-            else if (c == '\r') out += "\\r";
-            else if (c == '\t') out += "\\t";
-            else if (c < 0x20 || c == 0x7f) {
-                char buf[8];
-                std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-                out += buf;
-            } else out += static_cast<char>(c);
-        } else out.append(b, i, len);
-        i += len;
     }
     return out;
 }
