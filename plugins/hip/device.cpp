@@ -1,6 +1,7 @@
 // GPU devices: probing, options, device info, buffers, synchronization and fault injection.
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -104,6 +105,9 @@ ds4_status* device_open(void*, uint32_t index, const ds4_option* options, uint32
     bool graphs = true;
     if (const char* env = std::getenv("DS4_GPU_GRAPHS"); env && *env && !parse_switch(env, &graphs))
         return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("DS4_GPU_GRAPHS='") + env + "' is not 0 or 1");
+    bool profile = false;
+    if (const char* env = std::getenv("DS4_GPU_PROFILE"); env && *env && !parse_switch(env, &profile))
+        return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("DS4_GPU_PROFILE='") + env + "' is not 0 or 1");
     for (uint32_t i = 0; i < n_options; ++i) {
         const char* key = options[i].key ? options[i].key : "";
         const char* value = options[i].value ? options[i].value : "";
@@ -112,18 +116,22 @@ ds4_status* device_open(void*, uint32_t index, const ds4_option* options, uint32
         } else if (std::strcmp(key, "graphs") == 0) {
             if (!parse_switch(value, &graphs))
                 return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("option graphs: '") + value + "' is not 0 or 1");
+        } else if (std::strcmp(key, "profile") == 0) {
+            if (!parse_switch(value, &profile))
+                return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("option profile: '") + value + "' is not 0 or 1");
         } else if (std::strcmp(key, "threads") == 0) {
             // Accepted for config compatibility with cpu-ref: GPU work does not use host threads.
         } else {
             return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("unknown device option '") + key +
-                                                             "' (knows: inject_fault, graphs, threads)");
+                                                             "' (knows: inject_fault, graphs, profile, threads)");
         }
     }
     auto dev = std::unique_ptr<ds4_device>(new (std::nothrow) ds4_device);
     if (!dev) return make_status(DS4_ERR_OUT_OF_MEMORY, "device_open: out of memory");
     dev->index = static_cast<int>(index);
     dev->fault = fault;
-    dev->graphs = graphs;
+    dev->graphs = graphs && !profile;
+    if (profile) dev->profile = std::make_unique<Profile>();
     auto fail = [&](const char* what, gpuError_t e) {
         (void)gpuGetLastError();
         device_close(dev.release());
@@ -135,7 +143,10 @@ ds4_status* device_open(void*, uint32_t index, const ds4_option* options, uint32
         return fail("stream", e);
     if (gpuError_t e = gpuMalloc(reinterpret_cast<void**>(&dev->err), sizeof(DeviceError)); e != gpuSuccess)
         return fail("error word", e);
-    if (gpuError_t e = gpuMemset(dev->err, 0, sizeof(DeviceError)); e != gpuSuccess) return fail("error word", e);
+    // Every copy and fill goes through the device stream: it is non-blocking, so work on the
+    // legacy default stream (gpuMemset, gpuMemcpy) would not be ordered with it.
+    if (gpuError_t e = gpuMemsetAsync(dev->err, 0, sizeof(DeviceError), dev->stream); e != gpuSuccess)
+        return fail("error word", e);
     // Pinned, so the copy back can be part of a captured graph.
     if (gpuError_t e = gpuHostAlloc(reinterpret_cast<void**>(&dev->err_host), sizeof(DeviceError)); e != gpuSuccess)
         return fail("error word", e);
@@ -145,12 +156,15 @@ ds4_status* device_open(void*, uint32_t index, const ds4_option* options, uint32
         return fail("tables", e);
     if (gpuError_t e = gpuMalloc(reinterpret_cast<void**>(&dev->iq2_signs), sizeof(quant::kIq2xsSigns)); e != gpuSuccess)
         return fail("tables", e);
-    if (gpuError_t e = gpuMemcpy(dev->iq2_grid, quant::kIq2xxsGrid, sizeof(quant::kIq2xxsGrid), gpuMemcpyHostToDevice);
+    if (gpuError_t e = gpuMemcpyAsync(dev->iq2_grid, quant::kIq2xxsGrid, sizeof(quant::kIq2xxsGrid),
+                                      gpuMemcpyHostToDevice, dev->stream);
         e != gpuSuccess)
         return fail("tables", e);
-    if (gpuError_t e = gpuMemcpy(dev->iq2_signs, quant::kIq2xsSigns, sizeof(quant::kIq2xsSigns), gpuMemcpyHostToDevice);
+    if (gpuError_t e = gpuMemcpyAsync(dev->iq2_signs, quant::kIq2xsSigns, sizeof(quant::kIq2xsSigns),
+                                      gpuMemcpyHostToDevice, dev->stream);
         e != gpuSuccess)
         return fail("tables", e);
+    if (gpuError_t e = gpuStreamSynchronize(dev->stream); e != gpuSuccess) return fail("tables", e);
     *out = dev.release();
     return nullptr;
 }
@@ -159,6 +173,10 @@ void device_close(ds4_device* dev) {
     if (!dev) return;
     gpuSetDevice(dev->index);
     if (dev->stream) gpuStreamSynchronize(dev->stream);
+    if (dev->profile) {
+        std::fputs(dev->profile->report().c_str(), stderr);
+        dev->profile.reset();
+    }
     if (dev->err) gpuFree(dev->err);
     if (dev->err_host) gpuFreeHost(dev->err_host);
     if (dev->iq2_grid) gpuFree(dev->iq2_grid);
@@ -234,8 +252,12 @@ ds4_status* buffer_alloc(ds4_device* dev, uint64_t size, uint32_t, ds4_buffer** 
         (void)gpuGetLastError();  // an allocation failure is not sticky: clear it
         return oom(": " + gpu_error(e));
     }
-    // Zero-filled like cpu-ref's buffers (state buffers start at zero).
-    if (gpuError_t e = gpuMemset(p, 0, size ? size : 1); e != gpuSuccess) {
+    // Zero-filled like cpu-ref's buffers (state buffers start at zero), on the device stream:
+    // a fill on the legacy default stream is not ordered with the (non-blocking) device stream,
+    // and could land after the caller's first buffer_write.
+    gpuError_t e = gpuMemsetAsync(p, 0, size ? size : 1, dev->stream);
+    if (e == gpuSuccess) e = gpuStreamSynchronize(dev->stream);
+    if (e != gpuSuccess) {
         gpuFree(p);
         return mark_lost(dev, "buffer_alloc", e);
     }

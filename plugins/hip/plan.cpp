@@ -197,6 +197,8 @@ EnqueueError enqueue_plan(ds4_plan* plan) {
     KernelContext ctx{dev->stream, dev->err, 0, plan->scratch, plan->scratch_bytes, dev->iq2_grid, dev->iq2_signs};
     if (gpuError_t e = gpuMemsetAsync(dev->err, 0, sizeof(DeviceError), dev->stream); e != gpuSuccess)
         return {nullptr, e};
+    Profile* profile = dev->profile && dev->profile->prepare(plan->nodes.size()) ? dev->profile.get() : nullptr;
+    if (profile) profile->mark_start(dev->stream);
     for (size_t i = 0; i < plan->nodes.size(); ++i) {
         const ds4_node& node = plan->nodes[i];
         ctx.node = static_cast<int32_t>(i);
@@ -208,6 +210,7 @@ EnqueueError enqueue_plan(ds4_plan* plan) {
         } catch (const std::exception& e) {
             return {make_status(DS4_ERR_INTERNAL, node_prefix(static_cast<uint32_t>(i), node.op) + e.what())};
         }
+        if (profile) profile->mark_node(i, dev->stream);
     }
     if (gpuError_t e = gpuMemcpyAsync(dev->err_host, dev->err, sizeof(DeviceError), gpuMemcpyDeviceToHost, dev->stream);
         e != gpuSuccess)
@@ -266,6 +269,7 @@ ds4_status* plan_submit(ds4_plan* plan) {
         if (enq.status) return enq.status;
     }
     if (ds4_status* st = wait_stream(dev, "plan_submit", inject)) return st;
+    if (dev->profile && plan->graph_state == GraphState::Eager) dev->profile->collect(plan, plan->nodes);
     const DeviceError err = *dev->err_host;
     if (err.code != kErrNone) {
         uint32_t n = static_cast<uint32_t>(err.node);

@@ -45,6 +45,7 @@ using gpuDeviceProp = hipDeviceProp_t;
 #define gpuEventDestroy hipEventDestroy
 #define gpuEventRecord hipEventRecord
 #define gpuEventSynchronize hipEventSynchronize
+#define gpuEventElapsedTime hipEventElapsedTime
 #define gpuGraphDestroy hipGraphDestroy
 #define gpuGraphExecDestroy hipGraphExecDestroy
 #define gpuGraphLaunch hipGraphLaunch
@@ -94,6 +95,7 @@ using gpuDeviceProp = cudaDeviceProp;
 #define gpuEventDestroy cudaEventDestroy
 #define gpuEventRecord cudaEventRecord
 #define gpuEventSynchronize cudaEventSynchronize
+#define gpuEventElapsedTime cudaEventElapsedTime
 #define gpuGraphDestroy cudaGraphDestroy
 #define gpuGraphExecDestroy cudaGraphExecDestroy
 #define gpuGraphLaunch cudaGraphLaunch
@@ -130,6 +132,14 @@ __device__ inline float gpu_shfl_xor32(float v, int mask) {
 #endif
 }
 __device__ inline int gpu_shfl_xor32(int v, int mask) {
+#if defined(DS4_GPU_HIP)
+    return __shfl_xor(v, mask, 32);
+#else
+    return __shfl_xor_sync(0xffffffffu, v, mask, 32);
+#endif
+}
+
+__device__ inline double gpu_shfl_xor32(double v, int mask) {
 #if defined(DS4_GPU_HIP)
     return __shfl_xor(v, mask, 32);
 #else

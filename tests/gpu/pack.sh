@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build-cuda}; OUT=${2:-.gpucarry}
 grep -qx "/$OUT/" .git/info/exclude 2>/dev/null || echo "/$OUT/" >> .git/info/exclude
-bins=(ds4 ds4-convert ds4-bench test_ops_conformance test_gpu_submit test_model test_reference_logits)
+bins=(ds4 ds4-convert ds4-bench ds4-bench-matvec ds4-bench-gpu-matvec test_ops_conformance test_gpu_submit test_model
+      test_reference_logits)
 ninja -C "$BUILD" "${bins[@]}" ds4-backend-cuda ds4-backend-cpu-ref >/dev/null
 rm -rf "$OUT"; mkdir -p "$OUT/bin" "$OUT/lib/ds4"
 for b in "${bins[@]}"; do strip -o "$OUT/bin/$b" "$BUILD/bin/$b"; done

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repo root: the op conformance suite and the GPU submit tests
 # on the cuda plugin, the model tests (reference logits, invariants) through DS4_TEST_PLUGIN,
-# official-numerics logits vs cpu-ref on every fixture, then the
-# full-width q2 benchmark; GPU_STEPS="official bench" runs a subset. Logs go to $OUT (or /tmp/gpu-out). Usage: tests/gpu/run.sh CARRY_DIR
+# official-numerics logits vs cpu-ref on synthetic models, the full-width q2 benchmark, a
+# per-node profile of its prefill and decode plans, and the host CPU's matvec benchmark;
+# GPU_STEPS="official bench" runs a subset. Logs go to $OUT (or /tmp/gpu-out).
+# Usage: tests/gpu/run.sh CARRY_DIR
 set -uo pipefail
 C=$(cd "${1:-.gpucarry}" && pwd)
 O=${OUT:-/tmp/gpu-out}; mkdir -p "$O"
@@ -15,13 +17,13 @@ mkdir -p "$BLD/tests/reference" "$BLD/tests/model" "$BLD/lib"; ln -sfn "$C/lib/d
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$O/device.txt"
 status=0
 # GPU_STEPS picks steps by key (default: all of them).
-STEPS=" ${GPU_STEPS:-conformance submit reference invariants official bench} "
+STEPS=" ${GPU_STEPS:-conformance submit reference invariants official bench profile kernels gpumatvec cpubench} "
 step() {
   local key=$1 title=$2; shift 2
   [[ "$STEPS" == *" $key "* ]] || return 0
   echo "== $title"; "$@" 2>&1 | tee -a "$O/log.txt" | tail -n 25; [ "${PIPESTATUS[0]}" = 0 ] || status=1
 }
-step conformance "conformance (cuda vs references and cpu-ref)" env DS4_CONFORMANCE_PLUGIN="$CUDA_SO" \
+step conformance "conformance (cuda vs references and cpu-ref)" env DS4_CONFORMANCE_PLUGIN="$CUDA_SO" DS4_CONFORMANCE_BITWISE=1 \
   DS4_CONFORMANCE_REFERENCE="$CPU_SO" "$C/bin/test_ops_conformance" --gtest_brief=1
 step submit "gpu submit / graphs / DEVICE_LOST" env DS4_GPU_PLUGIN="$CUDA_SO" "$C/bin/test_gpu_submit" --gtest_brief=1
 step reference "reference logits on cuda (exact numerics)" env DS4_TEST_PLUGIN="$CUDA_SO" "$C/bin/test_reference_logits" --gtest_brief=1
@@ -30,23 +32,67 @@ step invariants "model invariants on cuda" env DS4_TEST_PLUGIN="$CUDA_SO" "$C/bi
 # Official numerics: cuda vs cpu-ref logits over 200 positions of the synthetic tiny model in
 # several recipes (the transformers fixtures' 32-wide indexers cannot run official numerics).
 official() {
+  local rc=0
   tokens=$(python3 -c 'print(",".join(str((i * 37 + 11) % 380) for i in range(200)))')
   for recipe in f16 q8 q2; do
     g="/tmp/tiny-$recipe.gguf"; "$C/bin/ds4-convert" --synthetic --preset tiny --recipe $recipe --seed 5 --out "$g" -q >/dev/null
     for be in cuda cpu-ref; do
       "$C/bin/ds4" -m "$g" --backend $be --numerics official --tokens "$tokens" --dump-logits "/tmp/tiny-$recipe-$be.f32" --ctx 4096 || return 1
     done
-    python3 - "/tmp/tiny-$recipe-cuda.f32" "/tmp/tiny-$recipe-cpu-ref.f32" "tiny $recipe" <<'PY' || return 1
+    python3 - "/tmp/tiny-$recipe-cuda.f32" "/tmp/tiny-$recipe-cpu-ref.f32" "tiny $recipe" <<'PY'
 import array, sys
 a = array.array('f'); a.frombytes(open(sys.argv[1], 'rb').read())
 b = array.array('f'); b.frombytes(open(sys.argv[2], 'rb').read())
 m = max(abs(x - y) for x, y in zip(a, b))
-print(f"{sys.argv[3]}: official numerics, cuda vs cpu-ref: max |dlogit| {m:.3g} over {len(a)} logits")
+same = sum(1 for x, y in zip(a, b) if x == y)
+V = 384
+first = next((i // V for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+print(f"{sys.argv[3]}: official numerics, cuda vs cpu-ref: max |dlogit| {m:.3g}, "
+      f"{same} of {len(a)} logits bit-identical, first differing position {first}")
 sys.exit(0 if len(a) == len(b) and m < 2e-2 else 1)
 PY
+    [ $? = 0 ] || rc=1
   done
+  return $rc
 }
 step official "official numerics: cuda vs cpu-ref" official
 step bench "benchmark (full-width q2)" env OUT="$O" tests/bench/run_gpu_bench.sh "$C/bin"
+# Where a prefill chunk and a decode step spend their time (eager launches with an event per
+# node: absolute times are a little above the graph-replayed bench).
+profile() {
+  local model=${BENCH_MODEL:-/tmp/ds4-bench-full-4l-q2.gguf}
+  [ -s "$model" ] || { echo "profile: $model missing (run the bench step first)"; return 1; }
+  DS4_GPU_PROFILE=1 "$C/bin/ds4-bench" -m "$model" --config configs/cuda.yaml --ctx-start 4096 --ctx-max 4096 \
+    --gen-tokens 8 > "$O/profile-bench.txt" 2> "$O/profile.txt" || return 1
+  grep -A 40 "gpu profile" "$O/profile.txt"
+}
+step profile "per-node profile (4-layer q2, 4k)" profile
+# Per-kernel decode time with Nsight Systems when the machine has it: two traced runs that
+# differ only in the number of decoded tokens (1 and 65), the difference is 64 decode steps.
+kernels() {
+  command -v nsys > /dev/null || { echo "nsys not installed: skipped"; return 0; }
+  local model=${BENCH_MODEL:-/tmp/ds4-bench-full-4l-q2.gguf} g
+  for g in 1 65; do
+    nsys profile -o "/tmp/ds4-k$g" --force-overwrite true --trace=cuda --cuda-graph-trace=node \
+      "$C/bin/ds4-bench" -m "$model" --config configs/cuda.yaml --ctx-start 512 --ctx-max 512 --gen-tokens $g \
+      > /dev/null 2>&1 || return 1
+    nsys stats --report cuda_gpu_kern_sum --format csv --output "$O/kern$g" "/tmp/ds4-k$g.nsys-rep" > /dev/null 2>&1 || return 1
+  done
+  python3 - "$O/kern1_cuda_gpu_kern_sum.csv" "$O/kern65_cuda_gpu_kern_sum.csv" <<'PY'
+import csv, sys
+def load(p):
+    rows = list(csv.DictReader(open(p)))
+    return {r["Name"][:90]: (float(r["Total Time (ns)"]), int(r["Instances"])) for r in rows}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+diff = sorted(((b[k][0] - a.get(k, (0, 0))[0]) / 64e3, (b[k][1] - a.get(k, (0, 0))[1]) / 64, k) for k in b)
+total = sum(d for d, _, _ in diff)
+print(f"decode kernels: {total:.1f} us per token")
+for us, n, k in reversed(diff[-30:]):
+    print(f"{us:9.1f} us/token {n:6.1f} launches  {k}")
+PY
+}
+step kernels "per-kernel decode time (nsys)" kernels
+step gpumatvec "GPU matvec micro-benchmark" "$C/bin/ds4-bench-gpu-matvec" --iters 5
+step cpubench "host CPU matvec benchmark (issue 2)" "$C/bin/ds4-bench-matvec" --plugin "$CPU_SO" --threads "$(nproc)" --mib 512
 echo "== overall: $([ $status = 0 ] && echo PASS || echo FAIL)"
 exit $status

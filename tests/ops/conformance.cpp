@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -442,6 +443,31 @@ void record(const std::string& op, const std::string& variant, const std::string
     if (slot.first.empty() || status == "failed" || (status == "unsupported" && slot.first == "passed")) slot = {status, detail};
 }
 
+static bool bitwise_requested() {
+    const char* v = std::getenv("DS4_CONFORMANCE_BITWISE");
+    return v && std::string(v) == "1";
+}
+
+// "" when two F32 outputs are equal bit for bit (any NaN equals any NaN), else the first
+// differing element with both values and how many differ.
+static std::string bitwise_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, const std::string& what) {
+    if (a.size() != b.size()) return what + ": output sizes differ";
+    size_t n = a.size() / 4, diff = 0, first = 0;
+    float fa = 0, fb = 0;
+    for (size_t i = 0; i < n; ++i) {
+        float x, y;
+        std::memcpy(&x, a.data() + 4 * i, 4);
+        std::memcpy(&y, b.data() + 4 * i, 4);
+        if (std::memcmp(&x, &y, 4) == 0 || (std::isnan(x) && std::isnan(y))) continue;
+        if (diff++ == 0) first = i, fa = x, fb = y;
+    }
+    if (!diff) return "";
+    char buf[200];
+    std::snprintf(buf, sizeof buf, ": %zu of %zu elements differ from cpu-ref in their bits (first [%zu]: %.9g vs %.9g)",
+                  diff, n, first, double(fa), double(fb));
+    return what + buf;
+}
+
 Outputs check_case(const Case& c, const std::vector<Expected>& expected) {
     Harness& h = Harness::get();
     const std::string op = host::op_name(c.op);
@@ -474,6 +500,11 @@ Outputs check_case(const Case& c, const std::vector<Expected>& expected) {
             Expected vs_ref{as_doubles(c.dsts[i].type, ref.outputs[i]), expected[i].tol};
             std::string d = compare(c.dsts[i].type, r.outputs[i], vs_ref);
             if (!d.empty()) failure = "dst" + std::to_string(i) + " vs cpu-ref: " + d;
+            if (failure.empty() && bitwise_requested() && c.dsts[i].type == DS4_TYPE_F32) {
+                std::string b = bitwise_difference(r.outputs[i], ref.outputs[i], "dst" + std::to_string(i));
+                if (c.bitwise_vs_cpu_ref) failure = b;
+                else if (!b.empty()) std::printf("[bitwise report] %s: %s\n", c.name.c_str(), b.c_str());
+            }
         }
     }
     std::string detail = c.name;

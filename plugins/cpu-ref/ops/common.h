@@ -50,6 +50,21 @@ KernelStatus check_broadcast(const ds4_tensor* a, const char* an, const ds4_tens
 // dims 1..3 of t are 1 (a 1-D tensor) / dims 2..3 are 1 (2-D).
 KernelStatus check_max_dims(const ds4_tensor* t, const char* what, int dims);
 
+// Σx² of an RMS norm (MODEL.md §0, docs/numerics.md): in double over 32 interleaved lanes
+// (element i → lane i % 32, each lane in index order), the lanes then combined by the
+// butterfly 16, 8, 4, 2, 1 (lane l adds lane l ^ m). Every square is exact in double; the order
+// is fixed so that a GPU warp computes the same bits with one lane per thread.
+inline double sum_squares_lanes32(const float* x, int64_t n) {
+    double lane[32] = {};
+    for (int64_t i = 0; i < n; ++i) lane[i % 32] += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    for (int m = 16; m > 0; m /= 2) {
+        double next[32];
+        for (int l = 0; l < 32; ++l) next[l] = lane[l] + lane[l ^ m];
+        for (int l = 0; l < 32; ++l) lane[l] = next[l];
+    }
+    return lane[0];
+}
+
 inline int64_t n_rows(const ds4_tensor* t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
 inline int64_t n_elems(const ds4_tensor* t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
 

@@ -1,5 +1,5 @@
-// RMS_NORM (MODEL.md §0): Σx² accumulates in double in index order; the mean is rounded to
-// float and the rest is float: y = x · (1/sqrt(mean + eps)) [· w].
+// RMS_NORM (MODEL.md §0): Σx² accumulates in double over 32 interleaved lanes (common.h,
+// sum_squares_lanes32); the mean is rounded to float and the rest is float: y = x · (1/sqrt(mean + eps)) [· w].
 #include <cmath>
 #include <vector>
 
@@ -41,8 +41,7 @@ KernelStatus run_rms_norm(const ds4_node& node, KernelContext& ctx) {
         std::vector<float> row(static_cast<size_t>(n));
         for (int64_t r = r0; r < r1; ++r) {
             load_f32_row(x, r, row.data());
-            double ss = 0.0;
-            for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(row[i]) * static_cast<double>(row[i]);
+            const double ss = sum_squares_lanes32(row.data(), n);
             const float mean = static_cast<float>(ss / static_cast<double>(n));
             const float scale = 1.0f / std::sqrt(mean + eps);
             if (w)

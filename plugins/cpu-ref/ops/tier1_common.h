@@ -31,10 +31,9 @@ inline float softplus_stable(float x) {
     return std::log1p(std::exp(x));
 }
 
-// Unweighted RMS scale 1/sqrt(mean(x²) + eps): Σx² in double (index order), rest in float.
+// Unweighted RMS scale 1/sqrt(mean(x²) + eps): Σx² in double (sum_squares_lanes32), rest in float.
 inline float rms_scale(const float* x, int64_t n, float eps) {
-    double ss = 0.0;
-    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    const double ss = sum_squares_lanes32(x, n);
     float mean = static_cast<float>(ss / static_cast<double>(n));
     return 1.0f / std::sqrt(mean + eps);
 }

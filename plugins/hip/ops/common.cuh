@@ -180,6 +180,21 @@ __device__ inline float d_dequant(uint32_t type, const uint8_t* row, int64_t i, 
 }
 
 // Records the first data error of a plan (deterministic for a single bad index).
+// Σx² of an RMS norm in cpu-ref's order (cpu-ref common.h, sum_squares_lanes32): lane l of a
+// 32-lane group sums get(i)² for i ≡ l (mod 32) in double, index ascending; the butterfly
+// 16, 8, 4, 2, 1 combines the lanes. Every lane of the group must call it; all get the total.
+template <class Get>
+__device__ inline double d_sum_squares_lanes32(Get get, int64_t n, int lane) {
+    double s = 0.0;
+#pragma unroll 4
+    for (int64_t i = lane; i < n; i += 32) {
+        const double v = get(i);
+        s = __dadd_rn(s, __dmul_rn(v, v));
+    }
+    for (int m = 16; m > 0; m /= 2) s = __dadd_rn(s, gpu_shfl_xor32(s, m));
+    return s;
+}
+
 __device__ inline void d_report(DeviceError* err, int32_t code, int32_t node, int32_t value, int64_t position) {
     if (atomicCAS(&err->code, 0, code) == 0) {
         err->node = node;

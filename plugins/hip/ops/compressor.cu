@@ -179,11 +179,10 @@ __global__ void finish_kernel(PoolArgs a, const float* pooled, RopeFreqs freq) {
     const int64_t w = pe / a.ratio;
     for (int64_t j = threadIdx.x; j < a.D; j += blockDim.x) c[j] = pooled[int64_t(blockIdx.x) * a.D + j];
     __syncthreads();
-    if (threadIdx.x == 0) {  // Σx² in double, index order (MODEL.md §0)
-        double ss = 0.0;
-        for (int64_t j = 0; j < a.D; ++j) ss = __dadd_rn(ss, __dmul_rn(double(c[j]), double(c[j])));
+    if (threadIdx.x < 32) {  // Σx² in double, cpu-ref's 32-lane order (MODEL.md §0)
+        const double ss = d_sum_squares_lanes32([&](int64_t j) { return double(c[j]); }, a.D, threadIdx.x);
         const float mean = static_cast<float>(ss / static_cast<double>(a.D));
-        rscale = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(mean, a.eps)));
+        if (threadIdx.x == 0) rscale = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(mean, a.eps)));
     }
     __syncthreads();
     for (int64_t j = threadIdx.x; j < a.D; j += blockDim.x) c[j] = __fmul_rn(__fmul_rn(c[j], rscale), d_f32(a.norm, j));

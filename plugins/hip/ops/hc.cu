@@ -2,11 +2,11 @@
 // cpu-ref's (plugins/cpu-ref/ops/hc.cpp, docs/numerics.md "Conventions the fused kernels fix").
 //
 // HC_PRE / HC_HEAD run as two kernels:
-//   1. mix: one block per (token, group of mixing rows): Σx² over the whole n_hc·d state in
-//      double (a fixed tree), r = 1/sqrt(mean + eps), then fn·(x·r) for its rows, each element
-//      product x·r rounded first as cpu-ref does, partial sums reduced by a fixed tree. Every
-//      block recomputes r rather than waiting for another kernel: the state is 64 KiB and
-//      stays in cache. The tree order is the one difference from cpu-ref (rounding only).
+//   1. mix: one 32-thread block per (token, 4 mixing rows): Σx² over the whole n_hc·d state in
+//      double (cpu-ref's 32-lane order), r = 1/sqrt(mean + eps), then fn·(x·r) for its rows,
+//      each product x·r rounded first, in quant::dot_row's 8-lane order: bit-identical to
+//      cpu-ref. Every block recomputes r rather than waiting for another kernel: the state is
+//      64 KiB and stays in cache.
 //   2. finalize: one block per (token, chunk of d): the gates from the mixing vector, then
 //      x_in = Σ_s pre[s]·X[s] (s ascending, as cpu-ref, so bit-identical given the same
 //      gates); the chunk-0 block also writes post and runs Sinkhorn in one thread (an
@@ -31,52 +31,33 @@ __device__ inline float& f32_ref(const DTensor& t, int64_t i0, int64_t i1 = 0, i
     return *reinterpret_cast<float*>(d_elem(t, i0, i1, i2, 0));
 }
 
-// Grid (ceil(n_mix / R), n), NT threads. mix[t][m] = fn[m]·(X_t·r_t).
-template <int R, int NT>
-__global__ void __launch_bounds__(NT) hc_mix_kernel(DTensor X, DTensor fn, int64_t n_mix, float norm_eps, float* mix) {
-    __shared__ double ssum[NT];
-    __shared__ float part[R][NT];
-    const int tid = threadIdx.x;
-    const int64_t t = blockIdx.y, m0 = int64_t(blockIdx.x) * R;
+// Grid (ceil(n_mix / 4), n), 32 threads. mix[t][m] = fn[m]·(X_t·r_t) as cpu-ref computes it:
+// r from Σx² over the flattened state (col = s·d + i) in the 32-lane order, every x·r rounded,
+// then quant::dot_row's f32 path: lanes 8q..8q+7 hold the 8 lane accumulators of row m0 + q
+// (lane k: columns ≡ k mod 8, ascending), combined by the xor butterfly 4, 2, 1, which is
+// reduce_lanes8's tree.
+__global__ void __launch_bounds__(32) hc_mix_kernel(DTensor X, DTensor fn, int64_t n_mix, float norm_eps, float* mix) {
+    const int lane = threadIdx.x, k = lane % 8;
+    const int64_t t = blockIdx.y, m = int64_t(blockIdx.x) * 4 + lane / 8;
     const int64_t d = X.ne[0], H = X.ne[1], N = H * d;
-    double ss = 0.0;
-    for (int64_t s = 0; s < H; ++s)
-#pragma unroll 4
-        for (int64_t i = tid; i < d; i += NT) {
-            const double v = f32_at(X, i, s, t);
-            ss += v * v;
-        }
-    ssum[tid] = ss;
-    __syncthreads();
-    for (int s = NT / 2; s > 0; s >>= 1) {
-        if (tid < s) ssum[tid] += ssum[tid + s];
-        __syncthreads();
-    }
-    const float mean = static_cast<float>(ssum[0] / static_cast<double>(N));
+    const double ss = d_sum_squares_lanes32([&](int64_t c) { return double(f32_at(X, c % d, c / d, t)); }, N, lane);
+    const float mean = static_cast<float>(ss / static_cast<double>(N));
     const float r = 1.0f / sqrtf(mean + norm_eps);
-
-    float acc[R];
-#pragma unroll
-    for (int q = 0; q < R; ++q) acc[q] = 0.0f;
-    for (int64_t s = 0; s < H; ++s)
-#pragma unroll 4
-        for (int64_t i = tid; i < d; i += NT) {
+    float acc = 0.0f;
+    if (m < n_mix) {
+        const uint8_t* row = fn.data + m * fn.nb[1];
+        int64_t s = k / d, i = k % d;  // column c = s·d + i, stepped by 8
+#pragma unroll 8
+        for (int64_t c = k; c < N; c += 8) {
             const float xr = f32_at(X, i, s, t) * r;
-            const int64_t col = s * d + i;
-#pragma unroll
-            for (int q = 0; q < R; ++q)
-                if (m0 + q < n_mix) acc[q] += d_load_float(fn.type, fn.data + (m0 + q) * fn.nb[1] + col * fn.nb[0]) * xr;
+            acc = acc + d_load_float(fn.type, row + c * fn.nb[0]) * xr;
+            for (i += 8; i >= d; i -= d) ++s;
         }
-#pragma unroll
-    for (int q = 0; q < R; ++q) part[q][tid] = acc[q];
-    __syncthreads();
-    for (int s = NT / 2; s > 0; s >>= 1) {
-        if (tid < s)
-#pragma unroll
-            for (int q = 0; q < R; ++q) part[q][tid] += part[q][tid + s];
-        __syncthreads();
     }
-    if (tid < R && m0 + tid < n_mix) mix[t * n_mix + m0 + tid] = part[tid][0];
+    acc = acc + gpu_shfl_xor32(acc, 4);
+    acc = acc + gpu_shfl_xor32(acc, 2);
+    acc = acc + gpu_shfl_xor32(acc, 1);
+    if (k == 0 && m < n_mix) mix[t * n_mix + m] = acc;
 }
 
 // Sinkhorn of MODEL.md §C.2 on M[a][c] (H×H, row-major): row softmax (·1/Σ) + eps, column
@@ -217,16 +198,8 @@ KernelStatus run_hc_mix_and_finalize(const ds4_node& node, KernelContext& ctx, b
     const HcScratch sl = hc_scratch(node);
     if (sl.total > ctx.scratch_bytes) return {DS4_ERR_INTERNAL, "hc scratch too small"};
     float* mix = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(ctx.scratch) + sl.mix);
-    // Decode (few tokens): one mixing row per block of 1024 threads spreads the fn reads over
-    // many SMs with few loads per thread; a prefill reads each state fewer times with 8 rows
-    // per block.
-    if (n <= 16) {
-        dim3 grid(static_cast<unsigned>(n_mix), static_cast<unsigned>(n));
-        hc_mix_kernel<1, 1024><<<grid, 1024, 0, ctx.stream>>>(dtensor(X), dtensor(node.src[1]), n_mix, p.norm_eps, mix);
-    } else {
-        dim3 grid(static_cast<unsigned>((n_mix + 7) / 8), static_cast<unsigned>(n));
-        hc_mix_kernel<8, 256><<<grid, 256, 0, ctx.stream>>>(dtensor(X), dtensor(node.src[1]), n_mix, p.norm_eps, mix);
-    }
+    dim3 mix_grid(static_cast<unsigned>((n_mix + 3) / 4), static_cast<unsigned>(n));
+    hc_mix_kernel<<<mix_grid, 32, 0, ctx.stream>>>(dtensor(X), dtensor(node.src[1]), n_mix, p.norm_eps, mix);
     if (auto st = launch_status(head ? "hc_head mix" : "hc_pre mix"); !st.ok()) return st;
     dim3 grid(static_cast<unsigned>((d + kChunk - 1) / kChunk), static_cast<unsigned>(n));
     const DTensor none{};

@@ -179,7 +179,7 @@ __global__ void copy_acts_kernel(DTensor x, int64_t rows, int64_t in, int64_t ld
 template <int WT>
 __device__ inline mv::Iq2Smem* setup_tables(uint8_t* smem, const Iq2Tables& g) {
     if constexpr (WT == DS4_TYPE_IQ2_XXS) {
-        auto* t = reinterpret_cast<mv::Iq2Smem*>(smem + mv::kStages * mv::kRows * mv::Chunk<WT>::bytes);
+        auto* t = reinterpret_cast<mv::Iq2Smem*>(smem + mv::kTablesOffset<WT>);
         mv::load_iq2_tables(t, g);
         __syncthreads();
         return t;

@@ -67,11 +67,14 @@ __device__ inline void load_iq2_tables(Iq2Smem* t, const Iq2Tables& g) {
     }
 }
 
-// A decoded unit: 16 weight codes as int8 in four words, the value of element i being
-// ws·code_i − wm (wm = 0 for types without mins); float types decode to w[] directly.
+// A decoded unit: 16 weight codes as int8 in four words. For f32 activations the value of
+// element i is ws·code_i − wm (dequantize_row's formula: wm = 0 for types without mins); for
+// quantized activations the integer sub-block scale isc and min imn multiply the unit's integer
+// sums (ds4::quant's integer block sums: exact in any order).
 struct QUnit {
     int q[4];
     float ws, wm;
+    int isc, imn;
 };
 
 __device__ inline uint16_t lds_u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
@@ -82,6 +85,9 @@ __device__ inline uint32_t lds_u32_a2(const uint8_t* p) {
 }
 __device__ inline float ld_half(const uint8_t* p) { return gpu_half_to_float(lds_u16(p)); }
 
+// Units (16 elements) per storage block.
+template <int WT> inline constexpr int kUnitsPerBlock = Chunk<WT>::be / kUnit;
+
 // Unit u of a chunk whose first block is at `s` (shared memory, 16-byte aligned).
 template <int WT>
 __device__ inline QUnit decode_unit(const uint8_t* s, int u, const Iq2Smem* tabs) {
@@ -90,6 +96,8 @@ __device__ inline QUnit decode_unit(const uint8_t* s, int u, const Iq2Smem* tabs
         const uint8_t* blk = s + (u >> 1) * 34;
         r.ws = ld_half(blk);
         r.wm = 0.0f;
+        r.isc = 1;
+        r.imn = 0;
         const uint8_t* q = blk + 2 + (u & 1) * 16;
 #pragma unroll
         for (int i = 0; i < 4; ++i) r.q[i] = int(lds_u32_a2(q + 4 * i));
@@ -98,8 +106,10 @@ __device__ inline QUnit decode_unit(const uint8_t* s, int u, const Iq2Smem* tabs
         const int sb = u & 15;
         const uint8_t* blk = s + (u >> 4) * 84;
         const uint8_t sc = blk[sb];
-        r.ws = ld_half(blk + 80) * float(sc & 15);
-        r.wm = ld_half(blk + 82) * float(sc >> 4);
+        r.isc = sc & 15;
+        r.imn = sc >> 4;
+        r.ws = ld_half(blk + 80) * float(r.isc);
+        r.wm = ld_half(blk + 82) * float(r.imn);
         const uint32_t* qw = reinterpret_cast<const uint32_t*>(blk + 16 + 32 * (sb >> 3) + 16 * (sb & 1));
         const int shift = 2 * ((sb >> 1) & 3);
 #pragma unroll
@@ -109,16 +119,15 @@ __device__ inline QUnit decode_unit(const uint8_t* s, int u, const Iq2Smem* tabs
         const int sub = u & 15, j = sub >> 1;
         const uint8_t* blk = s + (u >> 4) * 144;
         const uint8_t* sc6 = blk + 4;
-        int sc, m;
         if (j < 4) {
-            sc = sc6[j] & 63;
-            m = sc6[j + 4] & 63;
+            r.isc = sc6[j] & 63;
+            r.imn = sc6[j + 4] & 63;
         } else {
-            sc = (sc6[j + 4] & 15) | ((sc6[j - 4] >> 6) << 4);
-            m = (sc6[j + 4] >> 4) | ((sc6[j] >> 6) << 4);
+            r.isc = (sc6[j + 4] & 15) | ((sc6[j - 4] >> 6) << 4);
+            r.imn = (sc6[j + 4] >> 4) | ((sc6[j] >> 6) << 4);
         }
-        r.ws = ld_half(blk) * float(sc);
-        r.wm = ld_half(blk + 2) * float(m);
+        r.ws = ld_half(blk) * float(r.isc);
+        r.wm = ld_half(blk + 2) * float(r.imn);
         const uint4 qv = *reinterpret_cast<const uint4*>(blk + 16 + 32 * (j >> 1) + 16 * (sub & 1));
         const int shift = 4 * (j & 1);
         r.q[0] = int((qv.x >> shift) & 0x0F0F0F0Fu);
@@ -126,13 +135,16 @@ __device__ inline QUnit decode_unit(const uint8_t* s, int u, const Iq2Smem* tabs
         r.q[2] = int((qv.z >> shift) & 0x0F0F0F0Fu);
         r.q[3] = int((qv.w >> shift) & 0x0F0F0F0Fu);
     } else if constexpr (WT == DS4_TYPE_IQ2_XXS) {
-        // Unit = grid groups g0, g0+1 of the 32-wide sub-block ib; codes ±grid, scale d·(2s+1)/8.
+        // Unit = grid groups g0, g0+1 of the 32-wide sub-block ib; codes ±grid, scale
+        // d·(0.5 + s)·0.25 (f32 path) or the integer 2s + 1 (the 1/8 comes once per row).
         const int sub = u & 15, ib = sub >> 1, g0 = 2 * (sub & 1);
         const uint8_t* blk = s + (u >> 4) * 66;
         const uint32_t A = lds_u32_a2(blk + 2 + 8 * ib);
         const uint32_t B = lds_u32_a2(blk + 6 + 8 * ib);
-        r.ws = ld_half(blk) * float(2 * (B >> 28) + 1) * 0.125f;
+        r.ws = ld_half(blk) * (0.5f + float(B >> 28)) * 0.25f;
         r.wm = 0.0f;
+        r.isc = int(2 * (B >> 28) + 1);
+        r.imn = 0;
 #pragma unroll
         for (int gg = 0; gg < 2; ++gg) {
             const int g = g0 + gg;
@@ -146,6 +158,26 @@ __device__ inline QUnit decode_unit(const uint8_t* s, int u, const Iq2Smem* tabs
         }
     }
     return r;
+}
+
+// Block b of a chunk at `s` against its activation scale dx, from the block's integer sums
+// (isum = Σ isc·Σ q_w·q_x, msum = Σ imn·Σ q_x): ds4::quant's float step, operand for operand
+// (the plugin is compiled without FMA contraction).
+template <int WT>
+__device__ inline float block_term(const uint8_t* s, int b, float dx, int isum, int msum) {
+    if constexpr (WT == DS4_TYPE_Q8_0) {
+        return ld_half(s + b * 34) * dx * float(isum);
+    } else if constexpr (WT == DS4_TYPE_Q2_K) {
+        const uint8_t* blk = s + b * 84;
+        const float dall = dx * ld_half(blk + 80), dmin = dx * ld_half(blk + 82);
+        return dall * float(isum) - dmin * float(msum);
+    } else if constexpr (WT == DS4_TYPE_Q4_K) {
+        const uint8_t* blk = s + b * 144;
+        const float d = dx * ld_half(blk), dmin = dx * ld_half(blk + 2);
+        return d * float(isum) - dmin * float(msum);
+    } else {
+        return ld_half(s + b * 66) * dx * float(isum);
+    }
 }
 
 // Float weights: unit u of a chunk as 16 floats (elements past `cnt` are not read).
@@ -200,60 +232,54 @@ __device__ inline void load_f32_acts(const Acts& a, int64_t row, int64_t k, int 
     }
 }
 
-// One unit against one activation row, added to acc.
-template <int WT, bool Q>
-__device__ inline float unit_dot(const QUnit& w, const Acts& a, int64_t row, int64_t k, float acc) {
-    if constexpr (Q) {
-        const int4 xq = *reinterpret_cast<const int4*>(a.q + row * a.ld + k);
-        const float dx = a.d[row * (a.ld / kActBlock<WT>) + k / kActBlock<WT>];
-        int isum = gpu_dp4a(w.q[0], xq.x, 0);
-        isum = gpu_dp4a(w.q[1], xq.y, isum);
-        isum = gpu_dp4a(w.q[2], xq.z, isum);
-        isum = gpu_dp4a(w.q[3], xq.w, isum);
-        float v = w.ws * float(isum);
-        if constexpr (WT == DS4_TYPE_Q2_K || WT == DS4_TYPE_Q4_K) {
-            int xsum = gpu_dp4a(0x01010101, xq.x, 0);
-            xsum = gpu_dp4a(0x01010101, xq.y, xsum);
-            xsum = gpu_dp4a(0x01010101, xq.z, xsum);
-            xsum = gpu_dp4a(0x01010101, xq.w, xsum);
-            v = v - w.wm * float(xsum);
-        }
-        return fmaf(dx, v, acc);
-    } else {
-        float x[kUnit];
-        load_f32_acts(a, row, k, kUnit, x);
-        float sq = 0.0f, sx = 0.0f;
-#pragma unroll
-        for (int i = 0; i < kUnit; ++i) {
-            const int code = int(int8_t(w.q[i / 4] >> (8 * (i % 4))));
-            sq = fmaf(float(code), x[i], sq);
-            if constexpr (WT == DS4_TYPE_Q2_K || WT == DS4_TYPE_Q4_K) sx += x[i];
-        }
-        float v = w.ws * sq;
-        if constexpr (WT == DS4_TYPE_Q2_K || WT == DS4_TYPE_Q4_K) v = v - w.wm * sx;
-        return acc + v;
-    }
-}
-
 // Chunks in flight per block: the pipeline keeps kStages-1 chunks loading while one is computed.
 inline constexpr int kStages = 3;
+inline constexpr int kMaxT = 8;  // activation rows per tile, at most
+
+// Shared-memory layout of a tile block: kStages chunk buffers of kRows rows, the IQ2 tables
+// (IQ2_XXS only), then the block terms of the chunk being summed: [kRows][kMaxT][blocks].
+template <int WT> inline constexpr int kTablesOffset = kStages * kRows * Chunk<WT>::bytes;
+template <int WT>
+inline constexpr int kTermsOffset = kTablesOffset<WT> + (WT == DS4_TYPE_IQ2_XXS ? int(sizeof(Iq2Smem)) : 0);
+template <int WT> inline constexpr int kChunkBlocks = Chunk<WT>::elems / Chunk<WT>::be;
+
+// Element e (0..15) of a decoded unit as dequantize_row computes it.
+__device__ inline int unit_code(const QUnit& w, int e) { return int(int8_t(w.q[e >> 2] >> (8 * (e & 3)))); }
+template <int WT>
+__device__ inline float float_elem(const uint8_t* s, int u, int e) {
+    if constexpr (WT == DS4_TYPE_F32) return reinterpret_cast<const float*>(s)[kUnit * u + e];
+    else if constexpr (WT == DS4_TYPE_F16) return gpu_half_to_float(reinterpret_cast<const uint16_t*>(s)[kUnit * u + e]);
+    else return __uint_as_float(uint32_t(reinterpret_cast<const uint16_t*>(s)[kUnit * u + e]) << 16);
+}
 
 // One tile: weight rows o0 .. o0+kRows-1 (row o at w + o·nb1) against up to T activation rows
 // (xrow[t] < 0: no token in slot t). Output (row o, slot t) goes to y[t] + o·y_stride when
 // y[t] is not null. Every thread of the block must call it (it synchronizes the block).
 // The weight loads of the first chunks are issued before gpu_dependency_wait(): weights never
 // depend on earlier kernels, activations and outputs do.
-// smem: kStages·kRows·Chunk<WT>::bytes bytes, 16-byte aligned.
+// smem: smem_bytes<WT>() bytes, 16-byte aligned.
+//
+// Every output is ds4::quant's row dot, step for step (bit-identical to cpu-ref):
+//   * quantized weights and activations: the integer sums of a storage block (any order:
+//     exact) come from the lanes holding its units, the block's float term is formed by the
+//     first of them into shared memory, and lane t of the row's group adds token t's terms
+//     in block order, chunk after chunk (quant::dot_row's sequential sum);
+//   * f32 activations: lane l of a group is lane l % 8 of dot_f32_f32 for tokens ≡ l / 8
+//     (mod 4): it accumulates elements i ≡ l (mod 8) in ascending order, and the xor
+//     butterfly 4, 2, 1 over the 8 lanes is reduce_lanes8's tree.
 template <int WT, bool Q, int T>
 __device__ void tile(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int64_t o0, const Acts& acts,
                      const int64_t (&xrow)[T], float* const (&y)[T], int64_t y_stride, uint8_t* smem,
                      const Iq2Smem* tabs) {
+    static_assert(T <= kMaxT, "token tile too large");
     constexpr int CE = Chunk<WT>::elems, CB = Chunk<WT>::bytes;
     constexpr int kPieces16 = kRows * CB / 16;                         // 16-byte pieces per chunk of the tile
     constexpr int kPerThread = (kPieces16 + kThreads - 1) / kThreads;
+    constexpr bool kBlockTerms = kQuantized<WT> && Q;
     const int64_t row_bytes = in / Chunk<WT>::be * Chunk<WT>::bb;
     const int64_t n_chunks = (in + CE - 1) / CE;
     const int group = threadIdx.x / kLanes, lane = threadIdx.x % kLanes;
+    const bool row_live = o0 + group < out;
 
     // Piece p of chunk c = row p / (CB/16), bytes 16·(p % (CB/16)) of that row's chunk. Aligned
     // whole pieces go through async copies; the tail of a row or misaligned rows (rare shapes)
@@ -280,9 +306,16 @@ __device__ void tile(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int
         gpu_async_commit();
     };
 
-    float acc[T];
+    float acc[T];  // f32 path: this lane's lane-accumulator of tokens ≡ lane/8 (mod 4)
 #pragma unroll
     for (int t = 0; t < T; ++t) acc[t] = 0.0f;
+    float row_sum = 0.0f;  // block-term path: the running dot of token `lane` (lane < T)
+    bool lane_has_token = false;
+#pragma unroll
+    for (int t = 0; t < T; ++t)
+        if (t == lane) lane_has_token = xrow[t] >= 0;
+    float* terms = reinterpret_cast<float*>(smem + kTermsOffset<WT>) + group * (kMaxT * kChunkBlocks<WT>);
+
     for (int s = 0; s < kStages - 1; ++s) {
         if (s < n_chunks) issue(s);
         else gpu_async_commit();  // keeps the group count uniform
@@ -296,49 +329,105 @@ __device__ void tile(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int
         const uint8_t* s = smem + (c % kStages) * (kRows * CB) + group * CB;
         const int64_t k0 = c * CE;
         const int units = static_cast<int>(((in - k0 < CE ? in - k0 : CE) + kUnit - 1) / kUnit);
-        if (o0 + group < out) {
-            for (int u = lane; u < units; u += kLanes) {
-                const int64_t k = k0 + int64_t(kUnit) * u;
-                if constexpr (kQuantized<WT>) {
-                    const QUnit q = decode_unit<WT>(s, u, tabs);
-#pragma unroll
-                    for (int t = 0; t < T; ++t)
-                        if (xrow[t] >= 0) acc[t] = unit_dot<WT, Q>(q, acts, xrow[t], k, acc[t]);
-                } else {
-                    const int cnt = in - k < kUnit ? static_cast<int>(in - k) : kUnit;
-                    float wv[kUnit];
-                    decode_float_unit<WT>(s, u, cnt, wv);
+        if constexpr (kBlockTerms) {
+            constexpr int UPB = kUnitsPerBlock<WT>;
+            constexpr bool kMins = WT == DS4_TYPE_Q2_K || WT == DS4_TYPE_Q4_K;
+            if (row_live) {
+                for (int u0 = 0; u0 < units; u0 += kLanes) {  // uniform over the group: shuffles below
+                    const int u = u0 + lane;
+                    const bool live = u < units;
+                    QUnit q{};
+                    if (live) q = decode_unit<WT>(s, u, tabs);
+                    const int64_t k = k0 + int64_t(kUnit) * u;
 #pragma unroll
                     for (int t = 0; t < T; ++t) {
-                        if (xrow[t] < 0) continue;
-                        float x[kUnit];
-                        load_f32_acts(acts, xrow[t], k, cnt, x);
-                        float sum = 0.0f;
+                        int isum = 0, msum = 0;
+                        if (live && xrow[t] >= 0) {
+                            const int4 xq = *reinterpret_cast<const int4*>(acts.q + xrow[t] * acts.ld + k);
+                            int d = gpu_dp4a(q.q[0], xq.x, 0);
+                            d = gpu_dp4a(q.q[1], xq.y, d);
+                            d = gpu_dp4a(q.q[2], xq.z, d);
+                            d = gpu_dp4a(q.q[3], xq.w, d);
+                            isum = q.isc * d;
+                            if constexpr (kMins) {
+                                int xs = gpu_dp4a(0x01010101, xq.x, 0);
+                                xs = gpu_dp4a(0x01010101, xq.y, xs);
+                                xs = gpu_dp4a(0x01010101, xq.z, xs);
+                                xs = gpu_dp4a(0x01010101, xq.w, xs);
+                                msum = q.imn * xs;
+                            }
+                        }
 #pragma unroll
-                        for (int i = 0; i < kUnit; ++i) sum = fmaf(wv[i], x[i], sum);
-                        acc[t] += sum;
+                        for (int m = UPB / 2; m > 0; m /= 2) {
+                            isum += gpu_shfl_xor32(isum, m);
+                            if constexpr (kMins) msum += gpu_shfl_xor32(msum, m);
+                        }
+                        if (live && lane % UPB == 0 && xrow[t] >= 0) {
+                            const float dx = acts.d[xrow[t] * (acts.ld / kActBlock<WT>) + k / kActBlock<WT>];
+                            terms[t * kChunkBlocks<WT> + u / UPB] = block_term<WT>(s, u / UPB, dx, isum, msum);
+                        }
                     }
+                }
+            }
+            __syncthreads();  // the chunk's terms are in shared memory
+            if (row_live && lane_has_token) {
+                const int nblk = units / UPB;
+                for (int b = 0; b < nblk; ++b) row_sum += terms[lane * kChunkBlocks<WT> + b];
+            }
+        } else if (row_live) {
+            const int e8 = lane & 7, slot = lane >> 3;
+            for (int u = 0; u < units; ++u) {
+                const int64_t k = k0 + int64_t(kUnit) * u;
+                float v[2];
+                if constexpr (kQuantized<WT>) {
+                    const QUnit q = decode_unit<WT>(s, u, tabs);
+                    v[0] = q.ws * float(unit_code(q, e8)) - q.wm;
+                    v[1] = q.ws * float(unit_code(q, e8 + 8)) - q.wm;
+                } else {
+                    v[0] = float_elem<WT>(s, u, e8);
+                    v[1] = float_elem<WT>(s, u, e8 + 8);
+                }
+#pragma unroll
+                for (int t = 0; t < T; ++t) {
+                    if (t % 4 != slot || xrow[t] < 0) continue;
+                    const float* x = acts.f + xrow[t] * acts.ld + k;
+                    // Elements past `in` (the last unit of a row not a multiple of 16) are
+                    // skipped like dot_f32_f32's tail: nothing is added for them.
+                    if (k + e8 < in) acc[t] = acc[t] + v[0] * x[e8];
+                    if (k + e8 + 8 < in) acc[t] = acc[t] + v[1] * x[e8 + 8];
                 }
             }
         }
     }
+    if constexpr (kBlockTerms) {
+        if (row_live && lane_has_token) {
+            const float r = WT == DS4_TYPE_IQ2_XXS ? 0.125f * row_sum : row_sum;
 #pragma unroll
-    for (int t = 0; t < T; ++t) {
-        float v = acc[t];
+            for (int t = 0; t < T; ++t)
+                if (t == lane && y[t]) y[t][(o0 + group) * y_stride] = r;
+        }
+    } else {
 #pragma unroll
-        for (int m = kLanes / 2; m > 0; m /= 2) v += gpu_shfl_xor32(v, m);
-        if (lane == 0 && o0 + group < out && y[t]) y[t][(o0 + group) * y_stride] = v;
+        for (int t = 0; t < T; ++t) {
+            float v = acc[t];
+            // reduce_lanes8: ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
+            v = v + gpu_shfl_xor32(v, 4);
+            v = v + gpu_shfl_xor32(v, 2);
+            v = v + gpu_shfl_xor32(v, 1);
+            if ((lane & 7) == 0 && lane >> 3 == t % 4 && row_live && y[t]) y[t][(o0 + group) * y_stride] = v;
+        }
     }
     __syncthreads();  // the next tile of this block reuses the buffers
 }
 
-// Bytes of dynamic shared memory `tile` needs (plus the IQ2 tables for IQ2_XXS); at most the
-// 48 KiB every device grants without opting in.
+// Bytes of dynamic shared memory `tile` needs; at most the 48 KiB every device grants without
+// opting in. Float types have no block terms.
 template <int WT>
 constexpr int smem_bytes() {
-    return kStages * kRows * Chunk<WT>::bytes + (WT == DS4_TYPE_IQ2_XXS ? int(sizeof(Iq2Smem)) : 0);
+    return kTermsOffset<WT> + (kQuantized<WT> ? kRows * kMaxT * kChunkBlocks<WT> * 4 : 0);
 }
-static_assert(kStages * kRows * Chunk<DS4_TYPE_F32>::bytes <= 48 * 1024, "tile buffers above 48 KiB");
-static_assert(kStages * kRows * Chunk<DS4_TYPE_IQ2_XXS>::bytes + sizeof(Iq2Smem) <= 48 * 1024, "tile buffers above 48 KiB");
+static_assert(smem_bytes<DS4_TYPE_F32>() <= 48 * 1024, "tile buffers above 48 KiB");
+static_assert(smem_bytes<DS4_TYPE_Q2_K>() <= 48 * 1024, "tile buffers above 48 KiB");
+static_assert(smem_bytes<DS4_TYPE_IQ2_XXS>() <= 48 * 1024, "tile buffers above 48 KiB");
 
 }  // namespace ds4::gpu::mv
