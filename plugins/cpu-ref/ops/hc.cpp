@@ -64,12 +64,27 @@ void sinkhorn(float* M, int64_t H, uint32_t iters, float eps) {
     }
 }
 
-// The mixing vector fn·(f·r) of one token: r = unweighted RMS scale over all H·d values.
+// The mixing vector fn·(f·r) of one token: r = unweighted RMS scale over all H·d values,
+// every f·r rounded, then each row dot in 32 interleaved f32 lanes (column c → lane c % 32,
+// each lane ascending: lane += w·x), the lanes combined by the butterfly 16, 8, 4, 2, 1 (as
+// sum_squares_lanes32). The order is fixed so that a GPU warp computes the same bits with one
+// lane per thread (16384 columns: 512 sequential steps per lane instead of 2048 for 8 lanes).
 void hc_mix(const ds4_tensor* fn, int64_t n_mix, std::vector<float>& f, float norm_eps, float* mix) {
     const int64_t n = static_cast<int64_t>(f.size());
     float r = tier1::rms_scale(f.data(), n, norm_eps);
     for (auto& v : f) v *= r;
-    tier1::matvec(fn, 0, f.data(), n, n_mix, DS4_ACT_F32, mix);
+    std::vector<float> w(static_cast<size_t>(n));
+    for (int64_t m = 0; m < n_mix; ++m) {
+        quant::dequantize_row(static_cast<ds4_type>(fn->type), tier1::weight_row(fn, m), w.data(), n);
+        float lane[32] = {};
+        for (int64_t c = 0; c < n; ++c) lane[c % 32] += w[c] * f[c];
+        for (int k = 16; k > 0; k /= 2) {
+            float next[32];
+            for (int l = 0; l < 32; ++l) next[l] = lane[l] + lane[l ^ k];
+            for (int l = 0; l < 32; ++l) lane[l] = next[l];
+        }
+        mix[m] = lane[0];
+    }
 }
 
 KernelStatus check_fn(const ds4_tensor* fn, int64_t rows, int64_t cols) {

@@ -1,20 +1,21 @@
 // ATTENTION (MODEL.md §C.3.7, backend.h ds4_params_attention) on the device: one shared K=V
 // row set per token, H query heads, a sink logit per head.
 //
-// Split-KV ("flash decoding") with a fixed, data-independent combine order:
+// cpu-ref's two-pass softmax, step for step (bit-identical):
 //   1. validate positions / capacities / `selected` entries, reporting the error cpu-ref
 //      reports first (tier1_common.cuh, ranks);
 //   2. with `selected`: per token, sort the listed rows, drop duplicates and rows >= n_c (mask
 //      semantics) → the visible compressed rows in ascending order;
-//   3. block = (token, group of up to 16 heads, split s of the token's row list: raw rows oldest
-//      first, then visible compressed rows ascending). Tiles of 32 rows: scores q·k (one
-//      accumulator in dimension order, as cpu-ref, then ·scale), running max per head, weights
-//      e^{s−m}, running denominator and Σ e·v (rows ascending). The split boundaries depend on
-//      shapes only, so every run sums in the same order;
-//   4. one split: the block applies the sink and writes o; several: the partial (m, l, Σe·v)
-//      go to scratch and a combine kernel merges them in split order with the sink.
-// Launch dimensions come from shapes (window, k or cap); blocks past a token's actual row
-// count (read from device positions) exit at once, so a captured plan replays correctly.
+//   3. scores: block = (token, group of up to 16 heads, split s of the token's row list: raw
+//      rows oldest first, then visible compressed rows ascending), tiles of 32 rows staged in
+//      shared memory; s_j = (q·k_j, one accumulator in dimension order)·scale into scratch;
+//   4. per (token, head): m = max(sink, s_j) (a max is exact in any order), e_j = e^{s_j−m},
+//      Σ e_j rows ascending by one thread, den = e^{sink−m} + Σ; then one thread per output
+//      dimension accumulates e_j·v_j over the rows in ascending order (no splits: the order of
+//      the sum is cpu-ref's), o = acc·(1/den).
+// Tokens are processed in batches so the score scratch stays bounded at long contexts. Launch
+// dimensions come from shapes (window, k or cap); work past a token's actual row count (read
+// from device positions) is skipped, so a captured plan replays correctly.
 #include <algorithm>
 
 #include "common.cuh"
@@ -36,8 +37,11 @@ constexpr int kMaxSplits = 256;
 
 struct Geometry {
     int64_t n, H, hd, HG, HGc, S, R, k, kpad;
+    int64_t lmax, B;  // rows of the longest token, tokens per batch
     bool use_comp, has_sel;
 };
+
+constexpr uint64_t kScoreScratchBytes = uint64_t(256) << 20;  // bound of one batch's scores
 
 int64_t next_pow2(int64_t v) {
     int64_t p = 1;
@@ -61,7 +65,9 @@ Geometry geometry_of(const ds4_node& node, const ds4_params_attention& p) {
     g.kpad = next_pow2(std::max<int64_t>(g.k, 1));
     const int64_t cap = comp ? comp->ne[1] : 0;
     const int64_t lmax = int64_t(p.window) + (g.use_comp ? (g.has_sel ? std::min(g.k, cap) : cap) : 0);
-    const int64_t want = std::max<int64_t>(1, (kTargetBlocks + g.n * g.HGc - 1) / (g.n * g.HGc));
+    g.lmax = lmax;
+    g.B = std::max<int64_t>(1, std::min<int64_t>(g.n, int64_t(kScoreScratchBytes / 4) / std::max<int64_t>(1, g.H * lmax)));
+    const int64_t want = std::max<int64_t>(1, (kTargetBlocks + g.B * g.HGc - 1) / (g.B * g.HGc));
     int64_t r = (lmax + want - 1) / want;
     r = std::max<int64_t>(kMinSplitRows, (r + kTile - 1) / kTile * kTile);
     g.S = std::min<int64_t>(kMaxSplits, (lmax + r - 1) / r);
@@ -71,17 +77,15 @@ Geometry geometry_of(const ds4_node& node, const ds4_params_attention& p) {
 }
 
 struct Layout {
-    uint64_t list, count, part_acc, part_ml, rank, total;
+    uint64_t list, count, scores, rank, total;
 };
 
 Layout layout_of(const Geometry& g) {
     Layout l;
     l.list = 0;
     l.count = align_up(g.has_sel ? uint64_t(g.n * g.k) * 4 : 0);
-    l.part_acc = l.count + align_up(g.has_sel ? uint64_t(g.n) * 4 : 0);
-    const uint64_t parts = g.S > 1 ? uint64_t(g.n * g.S * g.H) : 0;
-    l.part_ml = l.part_acc + align_up(parts * g.hd * 4);
-    l.rank = l.part_ml + align_up(parts * 2 * 4);
+    l.scores = l.count + align_up(g.has_sel ? uint64_t(g.n) * 4 : 0);
+    l.rank = l.scores + align_up(uint64_t(g.B * g.H * g.lmax) * 4);
     l.total = l.rank + align_up(sizeof(RankSlot));
     return l;
 }
@@ -91,11 +95,10 @@ struct Args {
     int64_t window, raw_cap, ratio, cap;
     float scale;
     bool use_comp, has_sel;
-    int64_t n, H, hd, HG, HGc, S, R, k, kpad;
+    int64_t n, H, hd, HG, HGc, S, R, k, kpad, lmax;
     int32_t* list;
     int32_t* count;
-    float* part_acc;
-    float* part_ml;
+    float* scores;  // [B][H][lmax] of the current token batch
     RankSlot* rank;
     DeviceError* err;
     int32_t node;
@@ -178,55 +181,51 @@ __global__ void selection_kernel(Args a) {
     if (tid == 0) a.count[t] = s_total;
 }
 
-template <int MD>
-__global__ void attention_kernel(Args a) {
+// Row j of token t's list: raw rows oldest first, then the visible compressed rows ascending.
+__device__ inline const float* row_ptr(const Args& a, int64_t t, int64_t j, int64_t n_raw, int64_t raw_start) {
+    if (j < n_raw) return reinterpret_cast<const float*>(a.raw.data + ((raw_start + j) % a.raw_cap) * a.raw.nb[1]);
+    const int64_t c = a.has_sel ? a.list[t * a.k + (j - n_raw)] : j - n_raw;
+    return reinterpret_cast<const float*>(a.comp.data + c * a.comp.nb[1]);
+}
+
+struct TokenRows {
+    int64_t n_raw, raw_start, L;
+};
+__device__ inline TokenRows token_rows(const Args& a, int64_t t) {
+    const int64_t p = d_i32(a.pos, t);
+    TokenRows r;
+    r.n_raw = d_min<int64_t>(a.window, p + 1);
+    r.raw_start = p - r.n_raw + 1;
+    const int64_t n_c = a.use_comp ? (p + 1) / a.ratio : 0;
+    r.L = r.n_raw + (a.use_comp ? (a.has_sel ? a.count[t] : n_c) : 0);
+    return r;
+}
+
+// Scores of tokens t0 .. t0+B-1: grid (B·HGc, S).
+__global__ void __launch_bounds__(kAttnThreads) attention_scores_kernel(Args a, int64_t t0) {
     if (d_failed(a.err)) return;
     __shared__ __align__(16) float qs[kQFloats];
     __shared__ __align__(16) float ks[kTile][kKChunk + 4];  // rows 16-byte aligned, float4 reads conflict-free
-    __shared__ float sS[kMaxHG][kTile];
     __shared__ const float* rowp[kTile];
-    __shared__ float s_m[kMaxHG], s_l[kMaxHG], s_alpha[kMaxHG];
 
     const int tid = threadIdx.x;
-    const int64_t t = blockIdx.x / a.HGc, h0 = (blockIdx.x % a.HGc) * a.HG, split = blockIdx.y;
+    const int64_t t = t0 + blockIdx.x / a.HGc, h0 = (blockIdx.x % a.HGc) * a.HG, split = blockIdx.y;
+    if (t >= a.n) return;
     const int nh = static_cast<int>(d_min<int64_t>(a.HG, a.H - h0));
     const int hd = static_cast<int>(a.hd);
-    const int64_t p = d_i32(a.pos, t);
-    const int64_t n_raw = d_min<int64_t>(a.window, p + 1), raw_start = p - n_raw + 1;
-    const int64_t n_c = a.use_comp ? (p + 1) / a.ratio : 0;
-    const int64_t n_comp = a.use_comp ? (a.has_sel ? a.count[t] : n_c) : 0;
-    const int64_t L = n_raw + n_comp;
-    const int64_t j_begin = split * a.R, j_end = d_min(L, j_begin + a.R);
+    const TokenRows tr = token_rows(a, t);
+    const int64_t j_begin = split * a.R, j_end = d_min(tr.L, j_begin + a.R);
+    if (j_begin >= j_end) return;  // uniform over the block
 
     for (int e = tid; e < nh * hd; e += blockDim.x) qs[e] = d_f32(a.q, e % hd, h0 + e / hd, t);
-    if (tid < kMaxHG) {
-        s_m[tid] = -INFINITY;
-        s_l[tid] = 0.0f;
-    }
-    float acc[kMaxHG][MD];
-#pragma unroll
-    for (int h = 0; h < kMaxHG; ++h)
-#pragma unroll
-        for (int m = 0; m < MD; ++m) acc[h][m] = 0.0f;
     const int jj = tid % kTile, ha = tid / kTile, hb = ha + kAttnThreads / kTile;  // score pairs (ha, jj), (hb, jj)
     const bool vec4 = hd % 4 == 0;
+    float* S = a.scores + ((t - t0) * a.H + h0) * a.lmax;
     __syncthreads();
 
     for (int64_t j0 = j_begin; j0 < j_end; j0 += kTile) {
         const int tl = static_cast<int>(d_min<int64_t>(kTile, j_end - j0));
-        if (tid < kTile) {
-            const float* rp = nullptr;
-            if (tid < tl) {
-                const int64_t j = j0 + tid;
-                if (j < n_raw) {
-                    rp = reinterpret_cast<const float*>(a.raw.data + ((raw_start + j) % a.raw_cap) * a.raw.nb[1]);
-                } else {
-                    const int64_t c = a.has_sel ? a.list[t * a.k + (j - n_raw)] : j - n_raw;
-                    rp = reinterpret_cast<const float*>(a.comp.data + c * a.comp.nb[1]);
-                }
-            }
-            rowp[tid] = rp;
-        }
+        if (tid < kTile) rowp[tid] = tid < tl ? row_ptr(a, t, j0 + tid, tr.n_raw, tr.raw_start) : nullptr;
         __syncthreads();
         // Scores: thread (ha, jj) and (hb, jj), dimensions ascending in one accumulator each.
         float da = 0.0f, db = 0.0f;
@@ -259,118 +258,51 @@ __global__ void attention_kernel(Args a) {
             }
             __syncthreads();
         }
-        sS[ha][jj] = ha < nh && jj < tl ? __fmul_rn(da, a.scale) : -INFINITY;
-        sS[hb][jj] = hb < nh && jj < tl ? __fmul_rn(db, a.scale) : -INFINITY;
-        __syncthreads();
-        if (tid < nh) {
-            float mt = -INFINITY;
-            for (int j = 0; j < tl; ++j) mt = mt < sS[tid][j] ? sS[tid][j] : mt;
-            const float m_old = s_m[tid], m_new = m_old < mt ? mt : m_old;
-            s_alpha[tid] = m_new == -INFINITY ? 1.0f : d_exp_cr(__fsub_rn(m_old, m_new));
-            s_m[tid] = m_new;
+        if (jj < tl) {
+            if (ha < nh) S[ha * a.lmax + j0 + jj] = __fmul_rn(da, a.scale);
+            if (hb < nh) S[hb * a.lmax + j0 + jj] = __fmul_rn(db, a.scale);
         }
-        __syncthreads();
-        for (int pass = 0; pass < 2; ++pass) {
-            const int hh = pass == 0 ? ha : hb;
-            const float v = sS[hh][jj];
-            sS[hh][jj] = hh < nh && jj < tl && v != -INFINITY ? d_exp_cr(__fsub_rn(v, s_m[hh])) : 0.0f;
-        }
-        __syncthreads();
-        if (tid < nh) {
-            float l = __fmul_rn(s_l[tid], s_alpha[tid]);
-            for (int j = 0; j < tl; ++j) l = __fadd_rn(l, sS[tid][j]);
-            s_l[tid] = l;
-        }
-        // Σ e·v, rows ascending; each weight read once for all of the thread's columns.
-#pragma unroll
-        for (int h = 0; h < kMaxHG; ++h)
-            if (h < nh) {
-                const float al = s_alpha[h];
-#pragma unroll
-                for (int m = 0; m < MD; ++m) acc[h][m] = __fmul_rn(acc[h][m], al);
-            }
-        for (int j = 0; j < tl; ++j) {
-            float v[MD];
-#pragma unroll
-            for (int m = 0; m < MD; ++m) {
-                const int d = tid + m * kAttnThreads;
-                v[m] = d < hd ? rowp[j][d] : 0.0f;
-            }
-#pragma unroll
-            for (int h = 0; h < kMaxHG; ++h)
-                if (h < nh) {
-                    const float e = sS[h][j];
-#pragma unroll
-                    for (int m = 0; m < MD; ++m) acc[h][m] = __fadd_rn(acc[h][m], __fmul_rn(e, v[m]));
-                }
-        }
-        __syncthreads();
-    }
-
-    if (a.S == 1) {
-        // cpu-ref: M = max(sink, scores), den = e^{sink−M} + Σe, o = (Σ e·v)·(1/den).
-        if (tid < nh) {
-            const float sink = d_f32(a.sinks, h0 + tid), m = s_m[tid];
-            const float M = sink < m ? m : sink;
-            const float f = d_exp_cr(__fsub_rn(m, M));
-            const float den = __fadd_rn(d_exp_cr(__fsub_rn(sink, M)), __fmul_rn(s_l[tid], f));
-            s_alpha[tid] = f;
-            s_l[tid] = __fdiv_rn(1.0f, den);
-        }
-        __syncthreads();
-#pragma unroll
-        for (int m = 0; m < MD; ++m) {
-            const int d = tid + m * kAttnThreads;
-            if (d >= hd) continue;
-#pragma unroll
-            for (int h = 0; h < kMaxHG; ++h)
-                if (h < nh) *d_f32_ptr(a.out, d, h0 + h, t) = __fmul_rn(__fmul_rn(acc[h][m], s_alpha[h]), s_l[h]);
-        }
-        return;
-    }
-    const int64_t slot = (t * a.S + split) * a.H + h0;
-    if (tid < nh) {
-        a.part_ml[(slot + tid) * 2] = s_m[tid];
-        a.part_ml[(slot + tid) * 2 + 1] = s_l[tid];
-    }
-#pragma unroll
-    for (int m = 0; m < MD; ++m) {
-        const int d = tid + m * kAttnThreads;
-        if (d >= hd) continue;
-#pragma unroll
-        for (int h = 0; h < kMaxHG; ++h)
-            if (h < nh) a.part_acc[(slot + h) * a.hd + d] = acc[h][m];
+        __syncthreads();  // rowp is rewritten by the next tile
     }
 }
 
-// Merges the splits of one (token, head) in split order, with the sink.
-__global__ void combine_kernel(Args a) {
+// Softmax with the sink and Σ e·v for tokens t0 .. t0+B-1: grid (B·H), one block per (token, head).
+__global__ void __launch_bounds__(kAttnThreads) attention_output_kernel(Args a, int64_t t0) {
     if (d_failed(a.err)) return;
-    __shared__ float f[kMaxSplits];
-    __shared__ float s_inv;
-    const int64_t t = blockIdx.x / a.H, h = blockIdx.x % a.H;
-    if (threadIdx.x == 0) {
-        const float sink = d_f32(a.sinks, h);
-        float M = sink;
-        for (int64_t s = 0; s < a.S; ++s) {
-            const float m = a.part_ml[((t * a.S + s) * a.H + h) * 2];
-            M = M < m ? m : M;
-        }
-        float den = d_exp_cr(__fsub_rn(sink, M));
-        for (int64_t s = 0; s < a.S; ++s) {
-            const float m = a.part_ml[((t * a.S + s) * a.H + h) * 2];
-            const float l = a.part_ml[((t * a.S + s) * a.H + h) * 2 + 1];
-            f[s] = m == -INFINITY ? 0.0f : d_exp_cr(__fsub_rn(m, M));
-            den = __fadd_rn(den, __fmul_rn(l, f[s]));
-        }
-        s_inv = __fdiv_rn(1.0f, den);
+    __shared__ float red[kAttnThreads];
+    __shared__ float s_m, s_inv;
+    const int tid = threadIdx.x;
+    const int64_t t = t0 + blockIdx.x / a.H, h = blockIdx.x % a.H;
+    if (t >= a.n) return;
+    const TokenRows tr = token_rows(a, t);
+    float* e = a.scores + ((t - t0) * a.H + h) * a.lmax;
+    const float sink = d_f32(a.sinks, h);
+    // m = max(sink, s_0, s_1, ...) with std::max's NaN rule (a NaN score never wins).
+    float mx = -INFINITY;
+    for (int64_t j = tid; j < tr.L; j += blockDim.x) mx = mx < e[j] ? e[j] : mx;
+    red[tid] = mx;
+    __syncthreads();
+    for (int w = kAttnThreads / 2; w > 0; w >>= 1) {
+        if (tid < w) red[tid] = red[tid] < red[tid + w] ? red[tid + w] : red[tid];
+        __syncthreads();
+    }
+    if (tid == 0) s_m = sink < red[0] ? red[0] : sink;  // a NaN sink stays (std::max(sink, ...))
+    __syncthreads();
+    const float m = s_m;
+    for (int64_t j = tid; j < tr.L; j += blockDim.x) e[j] = d_exp_cr(__fsub_rn(e[j], m));
+    __syncthreads();
+    if (tid == 0) {
+        float sum = 0.0f;
+        for (int64_t j = 0; j < tr.L; ++j) sum = __fadd_rn(sum, e[j]);
+        s_inv = __fdiv_rn(1.0f, __fadd_rn(d_exp_cr(__fsub_rn(sink, m)), sum));
     }
     __syncthreads();
-    for (int64_t d = threadIdx.x; d < a.hd; d += blockDim.x) {
-        float o = 0.0f;
-        for (int64_t s = 0; s < a.S; ++s)
-            if (f[s] != 0.0f) o = __fadd_rn(o, __fmul_rn(a.part_acc[((t * a.S + s) * a.H + h) * a.hd + d], f[s]));
-        *d_f32_ptr(a.out, d, h, t) = __fmul_rn(o, s_inv);
+    const float inv = s_inv;
+    for (int64_t i = tid; i < a.hd; i += blockDim.x) {
+        float acc = 0.0f;
+#pragma unroll 4
+        for (int64_t j = 0; j < tr.L; ++j) acc = __fadd_rn(acc, __fmul_rn(e[j], row_ptr(a, t, j, tr.n_raw, tr.raw_start)[i]));
+        *d_f32_ptr(a.out, i, h, t) = __fmul_rn(acc, inv);
     }
 }
 
@@ -413,10 +345,10 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
     a.R = g.R;
     a.k = g.k;
     a.kpad = g.kpad;
+    a.lmax = g.lmax;
     a.list = reinterpret_cast<int32_t*>(base + l.list);
     a.count = reinterpret_cast<int32_t*>(base + l.count);
-    a.part_acc = reinterpret_cast<float*>(base + l.part_acc);
-    a.part_ml = reinterpret_cast<float*>(base + l.part_ml);
+    a.scores = reinterpret_cast<float*>(base + l.scores);
     a.rank = reinterpret_cast<RankSlot*>(base + l.rank);
     a.err = ctx.err;
     a.node = ctx.node;
@@ -429,14 +361,12 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
         selection_kernel<<<static_cast<unsigned>(g.n), kAttnThreads, 0, ctx.stream>>>(a);
         if (auto st = launch_status("attention selection"); !st.ok()) return st;
     }
-    const dim3 grid(static_cast<unsigned>(g.n * g.HGc), static_cast<unsigned>(g.S));
-    if (g.hd <= 256) attention_kernel<1><<<grid, kAttnThreads, 0, ctx.stream>>>(a);
-    else if (g.hd <= 512) attention_kernel<2><<<grid, kAttnThreads, 0, ctx.stream>>>(a);
-    else attention_kernel<4><<<grid, kAttnThreads, 0, ctx.stream>>>(a);
-    if (auto st = launch_status("attention"); !st.ok()) return st;
-    if (g.S > 1) {
-        combine_kernel<<<static_cast<unsigned>(g.n * g.H), kAttnThreads, 0, ctx.stream>>>(a);
-        if (auto st = launch_status("attention combine"); !st.ok()) return st;
+    for (int64_t t0 = 0; t0 < g.n; t0 += g.B) {
+        const dim3 grid(static_cast<unsigned>(g.B * g.HGc), static_cast<unsigned>(g.S));
+        attention_scores_kernel<<<grid, kAttnThreads, 0, ctx.stream>>>(a, t0);
+        if (auto st = launch_status("attention scores"); !st.ok()) return st;
+        attention_output_kernel<<<static_cast<unsigned>(g.B * g.H), kAttnThreads, 0, ctx.stream>>>(a, t0);
+        if (auto st = launch_status("attention output"); !st.ok()) return st;
     }
     return {};
 }

@@ -2,11 +2,9 @@
 // cpu-ref's (plugins/cpu-ref/ops/hc.cpp, docs/numerics.md "Conventions the fused kernels fix").
 //
 // HC_PRE / HC_HEAD run as two kernels:
-//   1. mix: one 32-thread block per (token, 4 mixing rows): Σx² over the whole n_hc·d state in
-//      double (cpu-ref's 32-lane order), r = 1/sqrt(mean + eps), then fn·(x·r) for its rows,
-//      each product x·r rounded first, in quant::dot_row's 8-lane order: bit-identical to
-//      cpu-ref. Every block recomputes r rather than waiting for another kernel: the state is
-//      64 KiB and stays in cache.
+//   1. mix: one 32-lane group per (token, mixing row): Σx² over the whole n_hc·d state in
+//      double, r = 1/sqrt(mean + eps), then fn·(x·r) with each x·r rounded first, both in
+//      cpu-ref's 32-lane order (hc_mix): bit-identical to cpu-ref.
 //   2. finalize: one block per (token, chunk of d): the gates from the mixing vector, then
 //      x_in = Σ_s pre[s]·X[s] (s ascending, as cpu-ref, so bit-identical given the same
 //      gates); the chunk-0 block also writes post and runs Sinkhorn in one thread (an
@@ -31,33 +29,48 @@ __device__ inline float& f32_ref(const DTensor& t, int64_t i0, int64_t i1 = 0, i
     return *reinterpret_cast<float*>(d_elem(t, i0, i1, i2, 0));
 }
 
-// Grid (ceil(n_mix / 4), n), 32 threads. mix[t][m] = fn[m]·(X_t·r_t) as cpu-ref computes it:
-// r from Σx² over the flattened state (col = s·d + i) in the 32-lane order, every x·r rounded,
-// then quant::dot_row's f32 path: lanes 8q..8q+7 hold the 8 lane accumulators of row m0 + q
-// (lane k: columns ≡ k mod 8, ascending), combined by the xor butterfly 4, 2, 1, which is
-// reduce_lanes8's tree.
-__global__ void __launch_bounds__(32) hc_mix_kernel(DTensor X, DTensor fn, int64_t n_mix, float norm_eps, float* mix) {
-    const int lane = threadIdx.x, k = lane % 8;
-    const int64_t t = blockIdx.y, m = int64_t(blockIdx.x) * 4 + lane / 8;
+constexpr int kMixRowsPerBlock = 8;  // one 32-lane group per mixing row
+
+// Grid (ceil(n_mix / 8), n), 256 threads. mix[t][m] = fn[m]·(X_t·r_t) as cpu-ref's hc_mix:
+// r from Σx² over the flattened state (column c = s·d + i) in the 32-lane order, every x·r
+// rounded, then the row dot in 32 interleaved lanes (lane l: columns ≡ l mod 32, ascending)
+// combined by the butterfly 16, 8, 4, 2, 1. Each group recomputes r (the state is 64 KiB and
+// stays in cache) rather than waiting for another kernel.
+__global__ void __launch_bounds__(kMixRowsPerBlock * 32) hc_mix_kernel(DTensor X, DTensor fn, int64_t n_mix, float norm_eps,
+                                                                      float* mix) {
+    const int lane = threadIdx.x % 32;
+    const int64_t t = blockIdx.y, m = int64_t(blockIdx.x) * kMixRowsPerBlock + threadIdx.x / 32;
+    if (m >= n_mix) return;  // whole groups leave together
     const int64_t d = X.ne[0], H = X.ne[1], N = H * d;
-    const double ss = d_sum_squares_lanes32([&](int64_t c) { return double(f32_at(X, c % d, c / d, t)); }, N, lane);
+    const uint8_t* xt = X.data + t * X.nb[2];
+    // Column c of token t (c = s·d + i); the common case d % 32 == 0 walks s and i directly.
+    auto x_at = [&](int64_t s, int64_t i) { return *reinterpret_cast<const float*>(xt + s * X.nb[1] + i * X.nb[0]); };
+    const uint8_t* row = fn.data + m * fn.nb[1];
+    double ss = 0.0;
+    if (d % 32 == 0) {
+        for (int64_t s = 0; s < H; ++s)
+#pragma unroll 8
+            for (int64_t i = lane; i < d; i += 32) {
+                const double v = x_at(s, i);
+                ss = __dadd_rn(ss, __dmul_rn(v, v));
+            }
+        for (int k = 16; k > 0; k /= 2) ss = __dadd_rn(ss, gpu_shfl_xor32(ss, k));
+    } else {
+        ss = d_sum_squares_lanes32([&](int64_t c) { return double(x_at(c / d, c % d)); }, N, lane);
+    }
     const float mean = static_cast<float>(ss / static_cast<double>(N));
     const float r = 1.0f / sqrtf(mean + norm_eps);
     float acc = 0.0f;
-    if (m < n_mix) {
-        const uint8_t* row = fn.data + m * fn.nb[1];
-        int64_t s = k / d, i = k % d;  // column c = s·d + i, stepped by 8
+    if (d % 32 == 0) {
+        for (int64_t s = 0; s < H; ++s)
 #pragma unroll 8
-        for (int64_t c = k; c < N; c += 8) {
-            const float xr = f32_at(X, i, s, t) * r;
-            acc = acc + d_load_float(fn.type, row + c * fn.nb[0]) * xr;
-            for (i += 8; i >= d; i -= d) ++s;
-        }
+            for (int64_t i = lane; i < d; i += 32)
+                acc = acc + d_load_float(fn.type, row + (s * d + i) * fn.nb[0]) * (x_at(s, i) * r);
+    } else {
+        for (int64_t c = lane; c < N; c += 32) acc = acc + d_load_float(fn.type, row + c * fn.nb[0]) * (x_at(c / d, c % d) * r);
     }
-    acc = acc + gpu_shfl_xor32(acc, 4);
-    acc = acc + gpu_shfl_xor32(acc, 2);
-    acc = acc + gpu_shfl_xor32(acc, 1);
-    if (k == 0 && m < n_mix) mix[t * n_mix + m] = acc;
+    for (int k = 16; k > 0; k /= 2) acc = acc + gpu_shfl_xor32(acc, k);
+    if (lane == 0) mix[t * n_mix + m] = acc;
 }
 
 // Sinkhorn of MODEL.md §C.2 on M[a][c] (H×H, row-major): row softmax (·1/Σ) + eps, column
@@ -198,8 +211,9 @@ KernelStatus run_hc_mix_and_finalize(const ds4_node& node, KernelContext& ctx, b
     const HcScratch sl = hc_scratch(node);
     if (sl.total > ctx.scratch_bytes) return {DS4_ERR_INTERNAL, "hc scratch too small"};
     float* mix = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(ctx.scratch) + sl.mix);
-    dim3 mix_grid(static_cast<unsigned>((n_mix + 3) / 4), static_cast<unsigned>(n));
-    hc_mix_kernel<<<mix_grid, 32, 0, ctx.stream>>>(dtensor(X), dtensor(node.src[1]), n_mix, p.norm_eps, mix);
+    dim3 mix_grid(static_cast<unsigned>((n_mix + kMixRowsPerBlock - 1) / kMixRowsPerBlock), static_cast<unsigned>(n));
+    hc_mix_kernel<<<mix_grid, kMixRowsPerBlock * 32, 0, ctx.stream>>>(dtensor(X), dtensor(node.src[1]), n_mix,
+                                                                      p.norm_eps, mix);
     if (auto st = launch_status(head ? "hc_head mix" : "hc_pre mix"); !st.ok()) return st;
     dim3 grid(static_cast<unsigned>((d + kChunk - 1) / kChunk), static_cast<unsigned>(n));
     const DTensor none{};

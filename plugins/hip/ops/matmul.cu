@@ -18,6 +18,7 @@
 #include "common.cuh"
 #include "matvec.cuh"
 #include "ops.h"
+#include "rowdot.h"
 
 namespace ds4::gpu {
 namespace {
@@ -50,14 +51,12 @@ struct Layout {
     uint64_t total;
 };
 
-Layout layout_for(const ds4_node& node) {
-    ds4_params_matmul p;
-    read_params(node, &p);
-    const ds4_tensor *w = node.src[0], *x = node.src[1];
+// Activation staging of `rows` rows of `in` elements meeting weights of type wtype.
+Layout layout_for_shape(uint32_t wtype, uint32_t act_quant, int64_t rows, int64_t in) {
     Layout L{};
-    L.mode = act_mode_for(w->type, p.act_quant);
-    L.in = x->ne[0];
-    L.rows = n_rows(x);
+    L.mode = act_mode_for(wtype, act_quant);
+    L.in = in;
+    L.rows = rows;
     L.ld = (L.in + 15) / 16 * 16;
     uint64_t at = 0;
     if (L.mode == kActF32) {
@@ -70,6 +69,16 @@ Layout layout_for(const ds4_node& node) {
         L.d_off = at;
         at = align256(at + static_cast<uint64_t>(L.rows * (L.ld / bs)) * 4);
     }
+    L.total = at;
+    return L;
+}
+
+Layout layout_for(const ds4_node& node) {
+    ds4_params_matmul p;
+    read_params(node, &p);
+    const ds4_tensor *w = node.src[0], *x = node.src[1];
+    Layout L = layout_for_shape(w->type, p.act_quant, n_rows(x), x->ne[0]);
+    uint64_t at = L.total;
     if (node.op == DS4_OP_MATMUL_ID && node.src[2]) {
         L.experts = w->ne[2];
         L.pairs = node.src[2]->ne[0] * node.src[2]->ne[1];
@@ -191,7 +200,8 @@ __device__ inline mv::Iq2Smem* setup_tables(uint8_t* smem, const Iq2Tables& g) {
 // MATMUL: grid (row tiles, token tiles of T).
 template <int WT, bool Q, int T>
 __global__ void __launch_bounds__(mv::kThreads) mm_dense_kernel(const uint8_t* w, int64_t nb1, int64_t in, int64_t out,
-                                                              mv::Acts acts, int64_t n, DTensor y, Iq2Tables g) {
+                                                              mv::Acts acts, int64_t n, DTensor y, float scale,
+                                                              Iq2Tables g) {
     extern __shared__ uint4 smem_raw[];
     uint8_t* smem = reinterpret_cast<uint8_t*>(smem_raw);
     const mv::Iq2Smem* tabs = setup_tables<WT>(smem, g);
@@ -205,7 +215,7 @@ __global__ void __launch_bounds__(mv::kThreads) mm_dense_kernel(const uint8_t* w
             xrow[t] = live ? t0 + t : -1;
             yp[t] = live ? reinterpret_cast<float*>(d_row_elem(y, t0 + t, 0)) : nullptr;
         }
-        mv::tile<WT, Q, T>(w, nb1, in, out, o0, acts, xrow, yp, y.nb[0] / 4, smem, tabs);
+        mv::tile<WT, Q, T>(w, nb1, in, out, o0, acts, xrow, yp, y.nb[0] / 4, smem, tabs, scale);
     }
 }
 
@@ -339,12 +349,11 @@ __global__ void matmul_f32_kernel(DTensor a, DTensor b, DTensor d, int64_t total
     }
 }
 
-KernelStatus stage_acts(const ds4_tensor* x, const Layout& L, KernelContext& ctx) {
-    if (L.total > ctx.scratch_bytes) return {DS4_ERR_INTERNAL, "matmul scratch too small"};
-    uint8_t* s = reinterpret_cast<uint8_t*>(ctx.scratch);
+KernelStatus stage_acts(const DTensor& x, const Layout& L, uint8_t* s, uint64_t scratch_bytes, gpuStream_t stream) {
+    if (L.total > scratch_bytes) return {DS4_ERR_INTERNAL, "matmul scratch too small"};
     if (L.mode == kActF32) {
-        copy_acts_kernel<<<blocks_for(L.rows * L.ld), kThreads, 0, ctx.stream>>>(dtensor(x), L.rows, L.in, L.ld,
-                                                                                 reinterpret_cast<float*>(s + L.f_off));
+        copy_acts_kernel<<<blocks_for(L.rows * L.ld), kThreads, 0, stream>>>(x, L.rows, L.in, L.ld,
+                                                                             reinterpret_cast<float*>(s + L.f_off));
         return launch_status("matmul activations");
     }
     const int64_t bs = L.mode == kActQ8_0 ? 32 : 256;
@@ -354,9 +363,9 @@ KernelStatus stage_acts(const ds4_tensor* x, const Layout& L, KernelContext& ctx
     auto* q = reinterpret_cast<int8_t*>(s + L.q_off);
     auto* d = reinterpret_cast<float*>(s + L.d_off);
     if (L.mode == kActQ8_0)
-        quantize_acts_kernel<32><<<blocks, 256, 0, ctx.stream>>>(dtensor(x), L.rows, L.in, L.ld, q, d);
+        quantize_acts_kernel<32><<<blocks, 256, 0, stream>>>(x, L.rows, L.in, L.ld, q, d);
     else
-        quantize_acts_kernel<256><<<blocks, 256, 0, ctx.stream>>>(dtensor(x), L.rows, L.in, L.ld, q, d);
+        quantize_acts_kernel<256><<<blocks, 256, 0, stream>>>(x, L.rows, L.in, L.ld, q, d);
     return launch_status("matmul activation quantization");
 }
 
@@ -377,23 +386,38 @@ struct Launch {
     KernelContext& ctx;
 };
 
+// Dense weight rows against the staged activations: y (rows of the output, element o at
+// y.nb[0]·o) = scale·(W·x). Used by MATMUL and, through rowdot.h, by the Tier-1 projections.
+struct DenseArgs {
+    DTensor w, y;
+    mv::Acts acts;
+    int64_t n;
+    float scale;
+    gpuStream_t stream;
+    Iq2Tables g;
+};
+
 template <int WT, bool Q>
-KernelStatus launch_matmul(const Launch& c) {
-    const DTensor w = dtensor(c.w), y = dtensor(c.node.dst[0]);
-    const mv::Acts acts = acts_of(c.L, reinterpret_cast<uint8_t*>(c.ctx.scratch));
-    const Iq2Tables g{c.ctx.iq2_grid, c.ctx.iq2_signs};
+KernelStatus launch_dense(const DenseArgs& a) {
     constexpr int smem = mv::smem_bytes<WT>();
-    const int64_t n = c.L.rows, out = w.ne[1];
+    const int64_t out = a.w.ne[1];
     auto go = [&](auto kernel, int T) {
-        dim3 grid(row_tiles(out), grid_y((n + T - 1) / T));
-        return launched(gpu_launch_overlapped(kernel, grid, dim3(mv::kThreads), smem, c.ctx.stream, w.data, w.nb[1],
-                                              w.ne[0], out, acts, n, y, g),
+        dim3 grid(row_tiles(out), grid_y((a.n + T - 1) / T));
+        return launched(gpu_launch_overlapped(kernel, grid, dim3(mv::kThreads), smem, a.stream, a.w.data, a.w.nb[1],
+                                              a.w.ne[0], out, a.acts, a.n, a.y, a.scale, a.g),
                         "matmul");
     };
-    if (n == 1) return go(mm_dense_kernel<WT, Q, 1>, 1);
-    if (n == 2) return go(mm_dense_kernel<WT, Q, 2>, 2);
-    if (n <= 4) return go(mm_dense_kernel<WT, Q, 4>, 4);
+    if (a.n == 1) return go(mm_dense_kernel<WT, Q, 1>, 1);
+    if (a.n == 2) return go(mm_dense_kernel<WT, Q, 2>, 2);
+    if (a.n <= 4) return go(mm_dense_kernel<WT, Q, 4>, 4);
     return go(mm_dense_kernel<WT, Q, 8>, 8);
+}
+
+template <int WT, bool Q>
+KernelStatus launch_matmul(const Launch& c) {
+    DenseArgs a{dtensor(c.w), dtensor(c.node.dst[0]), acts_of(c.L, reinterpret_cast<uint8_t*>(c.ctx.scratch)), c.L.rows,
+                1.0f, c.ctx.stream, Iq2Tables{c.ctx.iq2_grid, c.ctx.iq2_signs}};
+    return launch_dense<WT, Q>(a);
 }
 
 template <int WT, bool Q>
@@ -456,7 +480,58 @@ KernelStatus dispatch(const Launch& c) {
 #undef DS4_MM_CASE
 }
 
+KernelStatus dispatch_dense(const DenseArgs& a, bool q) {
+#define DS4_DENSE_CASE(WT)                                          \
+    case WT:                                                        \
+        if constexpr (mv::kQuantized<WT>) {                         \
+            if (q) return launch_dense<WT, true>(a);                \
+        }                                                           \
+        return launch_dense<WT, false>(a);
+    switch (a.w.type) {
+        DS4_DENSE_CASE(DS4_TYPE_F32)
+        DS4_DENSE_CASE(DS4_TYPE_F16)
+        DS4_DENSE_CASE(DS4_TYPE_BF16)
+        DS4_DENSE_CASE(DS4_TYPE_Q8_0)
+        DS4_DENSE_CASE(DS4_TYPE_Q2_K)
+        DS4_DENSE_CASE(DS4_TYPE_Q4_K)
+        DS4_DENSE_CASE(DS4_TYPE_IQ2_XXS)
+    default: return KernelStatus::unsupported("weight type not supported by the matmul kernels");
+    }
+#undef DS4_DENSE_CASE
+}
+
 }  // namespace
+
+// ---- rowdot.h: the Tier-1 projections run on the same staging and tile kernels ------------
+
+uint64_t rowdot_act_bytes(uint32_t wtype, uint32_t act_quant, int64_t rows, int64_t in) {
+    return layout_for_shape(wtype, act_quant, rows, in).total;
+}
+
+KernelStatus rowdot_prepare(const DTensor& x, int64_t rows, uint32_t wtype, uint32_t act_quant, void* act,
+                            const KernelContext& ctx) {
+    const Layout L = layout_for_shape(wtype, act_quant, rows, x.ne[0]);
+    return stage_acts(x, L, static_cast<uint8_t*>(act), L.total, ctx.stream);
+}
+
+KernelStatus rowdot_run(const DTensor& w, uint32_t act_quant, const void* act, int64_t rows, int64_t out, float* y,
+                        int64_t ldy, bool scale, float s, const KernelContext& ctx) {
+    const Layout L = layout_for_shape(w.type, act_quant, rows, w.ne[0]);
+    DTensor wv = w;
+    wv.ne[1] = out;
+    DTensor yv{};
+    yv.data = reinterpret_cast<uint8_t*>(y);
+    yv.ne[0] = out;
+    yv.ne[1] = rows;
+    yv.ne[2] = yv.ne[3] = 1;
+    yv.nb[0] = 4;
+    yv.nb[1] = ldy * 4;
+    yv.nb[2] = yv.nb[3] = ldy * 4 * rows;
+    yv.type = DS4_TYPE_F32;
+    DenseArgs a{wv, yv, acts_of(L, static_cast<uint8_t*>(const_cast<void*>(act))), rows, scale ? s : 1.0f, ctx.stream,
+                Iq2Tables{ctx.iq2_grid, ctx.iq2_signs}};
+    return dispatch_dense(a, L.mode != kActF32);
+}
 
 uint64_t matmul_scratch_bytes(const ds4_node& node) {
     if ((node.op != DS4_OP_MATMUL && node.op != DS4_OP_MATMUL_ID) || !node.src[0] || !node.src[1]) return 0;
@@ -465,13 +540,17 @@ uint64_t matmul_scratch_bytes(const ds4_node& node) {
 
 KernelStatus run_matmul(const ds4_node& node, KernelContext& ctx) {
     const Layout L = layout_for(node);
-    if (auto st = stage_acts(node.src[1], L, ctx); !st.ok()) return st;
+    if (auto st = stage_acts(dtensor(node.src[1]), L, reinterpret_cast<uint8_t*>(ctx.scratch), ctx.scratch_bytes, ctx.stream);
+        !st.ok())
+        return st;
     return dispatch<false>(Launch{L, node.src[0], node, ctx});
 }
 
 KernelStatus run_matmul_id(const ds4_node& node, KernelContext& ctx) {
     const Layout L = layout_for(node);
-    if (auto st = stage_acts(node.src[1], L, ctx); !st.ok()) return st;
+    if (auto st = stage_acts(dtensor(node.src[1]), L, reinterpret_cast<uint8_t*>(ctx.scratch), ctx.scratch_bytes, ctx.stream);
+        !st.ok())
+        return st;
     return dispatch<true>(Launch{L, node.src[0], node, ctx});
 }
 

@@ -253,8 +253,8 @@ __device__ inline float float_elem(const uint8_t* s, int u, int e) {
 }
 
 // One tile: weight rows o0 .. o0+kRows-1 (row o at w + o·nb1) against up to T activation rows
-// (xrow[t] < 0: no token in slot t). Output (row o, slot t) goes to y[t] + o·y_stride when
-// y[t] is not null. Every thread of the block must call it (it synchronizes the block).
+// (xrow[t] < 0: no token in slot t). Output (row o, slot t)·scale goes to y[t] + o·y_stride
+// when y[t] is not null (scale 1 is exact: plain MATMUL). Every thread of the block must call it (it synchronizes the block).
 // The weight loads of the first chunks are issued before gpu_dependency_wait(): weights never
 // depend on earlier kernels, activations and outputs do.
 // smem: smem_bytes<WT>() bytes, 16-byte aligned.
@@ -270,7 +270,7 @@ __device__ inline float float_elem(const uint8_t* s, int u, int e) {
 template <int WT, bool Q, int T>
 __device__ void tile(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int64_t o0, const Acts& acts,
                      const int64_t (&xrow)[T], float* const (&y)[T], int64_t y_stride, uint8_t* smem,
-                     const Iq2Smem* tabs) {
+                     const Iq2Smem* tabs, float scale = 1.0f) {
     static_assert(T <= kMaxT, "token tile too large");
     constexpr int CE = Chunk<WT>::elems, CB = Chunk<WT>::bytes;
     constexpr int kPieces16 = kRows * CB / 16;                         // 16-byte pieces per chunk of the tile
@@ -401,7 +401,7 @@ __device__ void tile(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int
     }
     if constexpr (kBlockTerms) {
         if (row_live && lane_has_token) {
-            const float r = WT == DS4_TYPE_IQ2_XXS ? 0.125f * row_sum : row_sum;
+            const float r = (WT == DS4_TYPE_IQ2_XXS ? 0.125f * row_sum : row_sum) * scale;
 #pragma unroll
             for (int t = 0; t < T; ++t)
                 if (t == lane && y[t]) y[t][(o0 + group) * y_stride] = r;
@@ -414,7 +414,7 @@ __device__ void tile(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int
             v = v + gpu_shfl_xor32(v, 4);
             v = v + gpu_shfl_xor32(v, 2);
             v = v + gpu_shfl_xor32(v, 1);
-            if ((lane & 7) == 0 && lane >> 3 == t % 4 && row_live && y[t]) y[t][(o0 + group) * y_stride] = v;
+            if ((lane & 7) == 0 && lane >> 3 == t % 4 && row_live && y[t]) y[t][(o0 + group) * y_stride] = v * scale;
         }
     }
     __syncthreads();  // the next tile of this block reuses the buffers

@@ -1,8 +1,7 @@
-// Matrix-vector products of the Tier-1 ops in exactly cpu-ref's arithmetic (quant::dot_row):
-// activation rows quantized once per weight type as ds4::quant does (Q8_0-act blocks for
-// Q8_0 weights, Q8_K blocks with bsums for Q2_K/Q4_K/IQ2_XXS under DS4_ACT_DS4, f32 otherwise),
-// then per output row either the 8-lane float dot (element i → lane i % 8, lanes combined as
-// ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7))) or the per-block integer dots combined in block order.
+// Matrix-vector products of the Tier-1 ops (COMPRESSOR, INDEXER_TOPK projections) in exactly
+// cpu-ref's arithmetic (quant::dot_row): the activation rows are staged once per weight type
+// as MATMUL stages them (Q8_0-act blocks for Q8_0 weights, Q8_K for Q2_K/Q4_K/IQ2_XXS under
+// DS4_ACT_DS4, f32 otherwise) and the same tile kernels run the dots (matmul.cu, matvec.cuh).
 // Bit-identical projections keep the discontinuous steps downstream (FP8/FP4 simulation, the
 // indexer's top-k) from amplifying reduction-order noise into visible differences.
 #pragma once
