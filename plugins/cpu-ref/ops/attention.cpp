@@ -101,10 +101,10 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
             }
             float sum = 0.0f;
             for (size_t j = 0; j < rows.size(); ++j) {
-                e[j] = std::exp(e[j] - m);
+                e[j] = exp_f32(e[j] - m);
                 sum += e[j];
             }
-            const float den = std::exp(sink - m) + sum;
+            const float den = exp_f32(sink - m) + sum;
             std::fill(acc.begin(), acc.end(), 0.0f);
             for (size_t j = 0; j < rows.size(); ++j)
                 for (int64_t i = 0; i < hd; ++i) acc[i] += e[j] * rows[j][i];

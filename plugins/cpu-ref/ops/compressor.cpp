@@ -56,7 +56,7 @@ void pool_row(const ds4_tensor* skv, const ds4_tensor* ssc, const CompressorShap
             }
             float den = 0.0f;
             for (int64_t r = 0; r < n_cand; ++r) {
-                sc[r] = std::exp(sc[r] - mx);
+                sc[r] = exp_f32(sc[r] - mx);
                 den += sc[r];
             }
             float acc = 0.0f;

@@ -35,7 +35,7 @@ void sinkhorn(float* M, int64_t H, uint32_t iters, float eps) {
         for (int64_t c = 1; c < H; ++c) m = std::max(m, row[c]);
         float sum = 0.0f;
         for (int64_t c = 0; c < H; ++c) {
-            row[c] = std::exp(row[c] - m);
+            row[c] = exp_f32(row[c] - m);
             sum += row[c];
         }
         float inv = 1.0f / sum;
@@ -127,8 +127,8 @@ KernelStatus run_hc_pre(const ds4_node& node, KernelContext& ctx) {
             for (int64_t s = 0; s < H; ++s) {
                 float z_pre = mix[s] * sc0 + f32_at(base, s);
                 float z_post = mix[H + s] * sc1 + f32_at(base, H + s);
-                pre[s] = 1.0f / (1.0f + std::exp(-z_pre)) + p.hc_eps;
-                f32_at(node.dst[1], s, t) = 2.0f / (1.0f + std::exp(-z_post));
+                pre[s] = 1.0f / (1.0f + exp_f32(-z_pre)) + p.hc_eps;
+                f32_at(node.dst[1], s, t) = 2.0f / (1.0f + exp_f32(-z_post));
             }
             for (int64_t j = 0; j < H * H; ++j) M[j] = mix[2 * H + j] * sc2 + f32_at(base, 2 * H + j);
             sinkhorn(M.data(), H, p.sinkhorn_iters, p.hc_eps);

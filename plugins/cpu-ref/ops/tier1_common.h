@@ -18,17 +18,17 @@ namespace ds4::cpuref::tier1 {
 // MODEL.md §0: sigmoid computed stably (x < 0 → e^x/(1+e^x)).
 inline float sigmoid_stable(float x) {
     if (x < 0.0f) {
-        float e = std::exp(x);
+        float e = exp_f32(x);
         return e / (1.0f + e);
     }
-    return 1.0f / (1.0f + std::exp(-x));
+    return 1.0f / (1.0f + exp_f32(-x));
 }
 inline float silu(float x) { return x * sigmoid_stable(x); }
 // log1p(e^x) with ds4's shortcuts x > 20 → x, x < -20 → e^x.
 inline float softplus_stable(float x) {
     if (x > 20.0f) return x;
-    if (x < -20.0f) return std::exp(x);
-    return std::log1p(std::exp(x));
+    if (x < -20.0f) return exp_f32(x);
+    return log1p_f32(exp_f32(x));
 }
 
 // Unweighted RMS scale 1/sqrt(mean(x²) + eps): Σx² in double (sum_squares_lanes32), rest in float.

@@ -7,6 +7,7 @@
 
 #include "check_util.h"
 #include "ops.h"
+#include "rowdot.h"
 #include "tier1_hc_moe.h"
 
 namespace ds4::gpu {
@@ -181,7 +182,7 @@ RouterScratch router_scratch(const ds4_node& node) {
     const int64_t d = node.src[0]->ne[0], n = node.src[0]->ne[1], E = node.src[1]->ne[1];
     RouterScratch s;
     s.z = 0;
-    s.p = scratch_align(static_cast<uint64_t>(n * d) * sizeof(float));
+    s.p = scratch_align(rowdot_act_bytes(node.src[1]->type, DS4_ACT_F32, n, d));
     s.total = s.p + scratch_align(static_cast<uint64_t>(n * E) * sizeof(float));
     return s;
 }

@@ -2,8 +2,8 @@
 // (plugins/cpu-ref/ops/moe.cpp, docs/numerics.md); the row dots are qdot.cuh's term-parallel
 // dots (bit-identical to quant::dot_row with quantized activations).
 //
-// MOE_ROUTER: stage z contiguous; scores p = sqrt(softplus(w_gate·z)) with one block per
-// (token, group of experts); then one block per token selects (hash row, or k rounds of a
+// MOE_ROUTER: logits w_gate·z on the MATMUL tile kernels (rowdot.h, cpu-ref's dot order),
+// p = sqrt(softplus(logit)); then one block per token selects (hash row, or k rounds of a
 // block-wide arg-max in the order value desc / index asc) and one thread forms the weights.
 //
 // MOE_FFN (the decode hot spot) runs one kernel per stage over the selected experts, with
@@ -22,6 +22,7 @@
 #include "common.cuh"
 #include "ops.h"
 #include "qdot.cuh"
+#include "rowdot.h"
 
 namespace ds4::gpu {
 namespace {
@@ -65,20 +66,10 @@ KernelStatus stage_act(const uint8_t* src, int64_t nb0, int64_t nb1, int64_t row
 
 // ---- MOE_ROUTER -------------------------------------------------------------------------------
 
-// Grid (ceil(E / R), n), kDotBlock threads, R·T floats of shared terms. P[t][e] = sqrt(softplus(w_e·z_t)).
-__global__ void router_scores_kernel(DTensor wg, const float* z, float* P, int64_t R, int64_t T, Iq2Tables tabs) {
-    extern __shared__ float terms[];
-    const int64_t d = wg.ne[0], E = wg.ne[1], t = blockIdx.y, e0 = int64_t(blockIdx.x) * R;
-    const uint8_t* x = reinterpret_cast<const uint8_t*>(z + t * d);
-    for (int64_t i = threadIdx.x; i < R * T; i += blockDim.x) {
-        const int64_t b = i % T, e = e0 + i / T;
-        if (e < E) terms[i] = row_term(wg.type, kFmtF32, wg.data + e * wg.nb[1], x, d, b, T, tabs);
-    }
-    __syncthreads();
-    for (int64_t r = threadIdx.x; r < R; r += blockDim.x) {
-        const int64_t e = e0 + r;
-        if (e < E) P[t * E + e] = sqrtf(softplus_stable(combine_terms(wg.type, kFmtF32, terms + r * T, T)));
-    }
+// P = sqrt(softplus(logit)) in place over the n·E router logits.
+__global__ void router_prob_kernel(float* P, int64_t total) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
+        P[i] = sqrtf(softplus_stable(P[i]));
 }
 
 struct RouterSelectArgs {
@@ -347,18 +338,15 @@ KernelStatus run_moe_router(const ds4_node& node, KernelContext& ctx) {
     ds4_params_router p;
     read_params(node, &p);
     const ds4_tensor *z = node.src[0], *wg = node.src[1], *bias = node.src[2], *hash = node.src[3];
-    const int64_t d = z->ne[0], n = z->ne[1], E = wg->ne[1];
+    const int64_t n = z->ne[1], E = wg->ne[1];
     const RouterScratch sl = router_scratch(node);
     if (sl.total > ctx.scratch_bytes) return {DS4_ERR_INTERNAL, "router scratch too small"};
-    float* zs = reinterpret_cast<float*>(scratch_at(ctx, sl.z));
     float* P = reinterpret_cast<float*>(scratch_at(ctx, sl.p));
-    stage_rows_kernel<<<blocks_for(n * d), kThreads, 0, ctx.stream>>>(dtensor(z), zs, n * d);
-    if (auto st = launch_status("moe_router staging"); !st.ok()) return st;
-
-    const int64_t T = row_terms(kFmtF32, d), R = rows_per_block(T, 1, E);
-    const Iq2Tables tabs{ctx.iq2_grid, ctx.iq2_signs};
-    dim3 grid(static_cast<unsigned>((E + R - 1) / R), static_cast<unsigned>(n));
-    router_scores_kernel<<<grid, kDotBlock, R * T * sizeof(float), ctx.stream>>>(dtensor(wg), zs, P, R, T, tabs);
+    // Logits w_gate·z with f32 activations in quant::dot_row's order (the MATMUL tile kernels).
+    if (auto st = rowdot_prepare(dtensor(z), n, wg->type, DS4_ACT_F32, scratch_at(ctx, sl.z), ctx); !st.ok()) return st;
+    if (auto st = rowdot_run(dtensor(wg), DS4_ACT_F32, scratch_at(ctx, sl.z), n, E, P, E, false, 1.0f, ctx); !st.ok())
+        return st;
+    router_prob_kernel<<<blocks_for(n * E), kThreads, 0, ctx.stream>>>(P, n * E);
     if (auto st = launch_status("moe_router scores"); !st.ok()) return st;
 
     RouterSelectArgs a{};

@@ -63,7 +63,7 @@ struct HcScratch {
 };
 HcScratch hc_scratch(const ds4_node& node);
 
-// MOE_ROUTER: z staged contiguous [n][d], then the scores p [n][E].
+// MOE_ROUTER: z staged for the logit matvec (rowdot.h), then the scores p [n][E].
 struct RouterScratch {
     uint64_t z = 0, p = 0, total = 0;
 };
