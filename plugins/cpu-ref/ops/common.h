@@ -51,12 +51,14 @@ KernelStatus check_broadcast(const ds4_tensor* a, const char* an, const ds4_tens
 // dims 1..3 of t are 1 (a 1-D tensor) / dims 2..3 are 1 (2-D).
 KernelStatus check_max_dims(const ds4_tensor* t, const char* what, int dims);
 
-// e^x and log1p(x) of the fused (Tier-1) ops: evaluated in double and rounded once to float,
+// e^x, log1p(x), cos and sin of every op: evaluated in double and rounded once to float,
 // i.e. correctly rounded but for vanishingly rare double-rounding cases. The host libm's expf
 // is not correctly rounded everywhere (glibc: < 0.502 ulp), a GPU's double exp is within one
 // double ulp: rounding a double result makes both sides agree bit for bit in practice.
 inline float exp_f32(float x) { return static_cast<float>(std::exp(static_cast<double>(x))); }
 inline float log1p_f32(float x) { return static_cast<float>(std::log1p(static_cast<double>(x))); }
+inline float cos_f32(float x) { return static_cast<float>(std::cos(static_cast<double>(x))); }
+inline float sin_f32(float x) { return static_cast<float>(std::sin(static_cast<double>(x))); }
 
 // Σx² of an RMS norm (MODEL.md §0, docs/numerics.md): in double over 32 interleaved lanes
 // (element i → lane i % 32, each lane in index order), the lanes then combined by the

@@ -58,15 +58,15 @@ void run_map(const ds4_node& node, KernelContext& ctx, F f) {
 
 // MODEL.md §0: x < 0 → e^x/(1+e^x), so e^-x never overflows.
 inline float sigmoid_stable(float x) {
-    if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
-    float e = std::exp(x);
+    if (x >= 0.0f) return 1.0f / (1.0f + exp_f32(-x));
+    float e = exp_f32(x);
     return e / (1.0f + e);
 }
 
 inline float softplus_stable(float x) {
     if (x > 20.0f) return x;
-    if (x < -20.0f) return std::exp(x);
-    return std::log1p(std::exp(x));
+    if (x < -20.0f) return exp_f32(x);
+    return log1p_f32(exp_f32(x));
 }
 
 }  // namespace
@@ -125,7 +125,7 @@ KernelStatus run_unary(const ds4_node& node, KernelContext& ctx) {
     case DS4_UNARY_SIGMOID: run_map(node, ctx, [](float x) { return sigmoid_stable(x); }); break;
     case DS4_UNARY_SOFTPLUS: run_map(node, ctx, [](float x) { return softplus_stable(x); }); break;
     case DS4_UNARY_SQRT: run_map(node, ctx, [](float x) { return std::sqrt(x); }); break;
-    case DS4_UNARY_EXP: run_map(node, ctx, [](float x) { return std::exp(x); }); break;
+    case DS4_UNARY_EXP: run_map(node, ctx, [](float x) { return exp_f32(x); }); break;
     case DS4_UNARY_RELU: run_map(node, ctx, [](float x) { return x > 0.0f ? x : (x == x ? 0.0f : x); }); break;
     case DS4_UNARY_NEG: run_map(node, ctx, [](float x) { return -x; }); break;
     case DS4_UNARY_RECIP: run_map(node, ctx, [](float x) { return 1.0f / x; }); break;

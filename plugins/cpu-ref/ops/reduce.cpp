@@ -87,10 +87,10 @@ KernelStatus run_softmax(const ds4_node& node, KernelContext& ctx) {
             } else {
                 float sum = 0.0f;
                 for (int64_t j = 0; j < n; ++j) {
-                    z[j] = std::exp(z[j] - m);
+                    z[j] = exp_f32(z[j] - m);
                     sum += z[j];
                 }
-                if (has_sink) sum += std::exp(s - m);
+                if (has_sink) sum += exp_f32(s - m);
                 for (int64_t j = 0; j < n; ++j) z[j] = z[j] / sum;
             }
             for (int64_t j = 0; j < n; ++j) f32_at(d, j, ix.i1, ix.i2, ix.i3) = z[j];

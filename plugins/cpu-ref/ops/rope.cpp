@@ -36,8 +36,8 @@ void rope_rotate(float* t, uint32_t n_rot, int32_t pos, const float* freq, bool 
     const float fpos = static_cast<float>(pos);
     for (uint32_t k = 0; k < n_rot / 2; ++k) {
         const float theta = fpos * freq[k];
-        const float c = std::cos(theta);
-        const float s = inverse ? -std::sin(theta) : std::sin(theta);
+        const float c = cos_f32(theta);
+        const float s = inverse ? -sin_f32(theta) : sin_f32(theta);
         const float a = t[2 * k], b = t[2 * k + 1];
         t[2 * k] = a * c - b * s;
         t[2 * k + 1] = a * s + b * c;

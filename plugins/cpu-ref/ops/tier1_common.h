@@ -145,8 +145,8 @@ public:
         const float fpos = static_cast<float>(pos);
         for (size_t k = 0; k < freq_.size(); ++k) {
             const float theta = fpos * freq_[k];
-            const float c = std::cos(theta);
-            float s = std::sin(theta);
+            const float c = cos_f32(theta);
+            float s = sin_f32(theta);
             if (inverse) s = -s;
             const float a = t[2 * k], b = t[2 * k + 1];
             t[2 * k] = a * c - b * s;

@@ -2,6 +2,7 @@
 // any strides; dst may alias src0 element for element (each thread reads then writes its own).
 #include "common.cuh"
 #include "ops.h"
+#include "tier1_common.cuh"
 
 namespace ds4::gpu {
 namespace {
@@ -21,15 +22,15 @@ __global__ void binary_kernel(DTensor a, DTensor b, DTensor d, int64_t n, int op
 
 // MODEL.md §0: x < 0 → e^x/(1+e^x), so e^-x never overflows.
 __device__ inline float d_sigmoid(float x) {
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    const float e = expf(x);
+    if (x >= 0.0f) return 1.0f / (1.0f + d_exp_cr(-x));
+    const float e = d_exp_cr(x);
     return e / (1.0f + e);
 }
 
 __device__ inline float d_softplus(float x) {
     if (x > 20.0f) return x;
-    if (x < -20.0f) return expf(x);
-    return log1pf(expf(x));
+    if (x < -20.0f) return d_exp_cr(x);
+    return d_log1p_cr(d_exp_cr(x));
 }
 
 // kind: a ds4_unary_kind; 100 = SCALE (s, b), 101 = CLAMP (lo = s, hi = b).
@@ -43,7 +44,7 @@ __global__ void map_kernel(DTensor a, DTensor d, int64_t n, int kind, float s, f
         case DS4_UNARY_SIGMOID: r = d_sigmoid(x); break;
         case DS4_UNARY_SOFTPLUS: r = d_softplus(x); break;
         case DS4_UNARY_SQRT: r = __fsqrt_rn(x); break;
-        case DS4_UNARY_EXP: r = expf(x); break;
+        case DS4_UNARY_EXP: r = d_exp_cr(x); break;
         case DS4_UNARY_RELU: r = x > 0.0f ? x : (x == x ? 0.0f : x); break;
         case DS4_UNARY_NEG: r = -x; break;
         case DS4_UNARY_RECIP: r = __fdiv_rn(1.0f, x); break;

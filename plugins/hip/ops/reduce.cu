@@ -5,6 +5,7 @@
 
 #include "common.cuh"
 #include "ops.h"
+#include "tier1_common.cuh"
 
 namespace ds4::gpu {
 namespace {
@@ -49,10 +50,10 @@ __global__ void softmax_kernel(DTensor x, DTensor mask, bool has_mask, DTensor s
             continue;
         }
         float sum = 0.0f;
-        for (int64_t j = 0; j < n; ++j) sum = __fadd_rn(sum, expf(__fsub_rn(z(j), m)));
-        if (has_sink) sum = __fadd_rn(sum, expf(__fsub_rn(s, m)));
+        for (int64_t j = 0; j < n; ++j) sum = __fadd_rn(sum, d_exp_cr(__fsub_rn(z(j), m)));
+        if (has_sink) sum = __fadd_rn(sum, d_exp_cr(__fsub_rn(s, m)));
         for (int64_t j = 0; j < n; ++j) {
-            const float e = expf(__fsub_rn(z(j), m));
+            const float e = d_exp_cr(__fsub_rn(z(j), m));
             *reinterpret_cast<float*>(d_elem(d, j, i1, i2, i3)) = __fdiv_rn(e, sum);
         }
     }

@@ -5,6 +5,7 @@
 #include "common.cuh"
 #include "ops.h"
 #include "rope_freq.h"
+#include "tier1_common.cuh"
 
 namespace ds4::gpu {
 namespace {
@@ -24,8 +25,8 @@ __global__ void rope_kernel(DTensor x, DTensor pos, DTensor d, int64_t rows, int
         const int64_t pi = pos_dim == 1 ? i1 : i2;
         const int32_t p = *reinterpret_cast<const int32_t*>(d_row_elem(pos, pi / pos.ne[0], pi % pos.ne[0]));
         const float theta = __fmul_rn(static_cast<float>(p), freq.f[k]);
-        const float c = cosf(theta);
-        const float s = inverse ? -sinf(theta) : sinf(theta);
+        const float c = d_cos_cr(theta);
+        const float s = inverse ? -d_sin_cr(theta) : d_sin_cr(theta);
         const float a = *reinterpret_cast<const float*>(d_row_elem(x, r, head + 2 * k));
         const float b = *reinterpret_cast<const float*>(d_row_elem(x, r, head + 2 * k + 1));
         *reinterpret_cast<float*>(d_row_elem(d, r, head + 2 * k)) = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));

@@ -2,12 +2,12 @@
 // ATTENTION): float access through DTensor views, the transcendental functions as cpu-ref
 // rounds them, RoPE of one interleaved pair, and the "stop if the plan already failed" test.
 //
-// Transcendentals: cpu-ref calls the host libm in float (cosf, sinf, expf), which is close to
-// but not always correctly rounded; the device's float versions are up to 2 ulp off. Here
-// they are evaluated in double and rounded once to float, which is the correctly rounded
-// value except in cases too rare to matter, so the device agrees with cpu-ref wherever the
-// host libm is correctly rounded (measured on glibc 2.36: all but ~1.3% of cos/sin and ~0.06%
-// of exp arguments, and those differ by one ulp).
+// Transcendentals (exp, log1p, cos, sin) are evaluated in double and rounded once to float,
+// on the device as in cpu-ref (common.h exp_f32 ...): the correctly rounded value but for
+// double-rounding cases too rare to matter. Float libm versions are not interchangeable (the
+// device's are up to 2 ulp off, glibc's cosf/sinf differed from the rounded double on ~1.3% of
+// arguments), and one ulp in a RoPE angle or a softmax weight is enough to flip a Q8 or FP8
+// rounding downstream.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -18,6 +18,7 @@
 namespace ds4::gpu {
 
 __device__ inline float d_exp_cr(float x) { return static_cast<float>(exp(static_cast<double>(x))); }
+__device__ inline float d_log1p_cr(float x) { return static_cast<float>(log1p(static_cast<double>(x))); }
 __device__ inline float d_cos_cr(float x) { return static_cast<float>(cos(static_cast<double>(x))); }
 __device__ inline float d_sin_cr(float x) { return static_cast<float>(sin(static_cast<double>(x))); }
 
