@@ -124,22 +124,9 @@ inline int gpu_warp_size(int index) {
 // Butterfly exchange inside aligned groups of 32 lanes: a whole warp on NVIDIA, half a
 // wavefront on AMD (width 32 keeps the two halves apart). Every lane of the group must call it.
 // Reductions built on it use the same tree on both vendors.
-__device__ inline float gpu_shfl_xor32(float v, int mask) {
-#if defined(DS4_GPU_HIP)
-    return __shfl_xor(v, mask, 32);
-#else
-    return __shfl_xor_sync(0xffffffffu, v, mask, 32);
-#endif
-}
-__device__ inline int gpu_shfl_xor32(int v, int mask) {
-#if defined(DS4_GPU_HIP)
-    return __shfl_xor(v, mask, 32);
-#else
-    return __shfl_xor_sync(0xffffffffu, v, mask, 32);
-#endif
-}
-
-__device__ inline double gpu_shfl_xor32(double v, int mask) {
+// T: float, double or int (the types both vendors' shuffles take).
+template <class T>
+__device__ inline T gpu_shfl_xor32(T v, int mask) {
 #if defined(DS4_GPU_HIP)
     return __shfl_xor(v, mask, 32);
 #else
