@@ -1,6 +1,7 @@
 // cpu-ref's definitions of the opaque ABI objects (ds4_device, ds4_buffer, ds4_plan) and the
 // plugin-wide state. Internal to the plugin: the host only ever sees the pointers.
 #pragma once
+#include "../common/node_dump.h"
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -38,6 +39,7 @@ struct ds4_device {
     uint64_t n_submits = 0;
     uint64_t n_syncs = 0;
     bool lost = false;  // once set, every fallible call returns DEVICE_LOST
+    ds4::plugin_debug::NodeDump dump;  // DS4_DUMP_NODES (plugins/common/node_dump.h)
 };
 
 // Host memory: owned (64-byte aligned, zero-initialized) or a wrapped host pointer.

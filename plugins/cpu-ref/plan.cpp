@@ -131,11 +131,15 @@ ds4_status* plan_submit(ds4_plan* plan) {
     if (!plan) return make_status(DS4_ERR_INVALID_ARGUMENT, "plan_submit: plan is NULL");
     if (ds4_status* st = fault_on(plan->dev, FaultSite::Submit, "plan_submit")) return st;
     KernelContext ctx{*plan->dev->pool};
+    const bool dump = plan->dev->dump.begin_submit();
     for (size_t i = 0; i < plan->nodes.size(); ++i) {
         const ds4_node& node = plan->nodes[i];
         try {
             KernelStatus st = plan->ops[i]->run(node, ctx);
             if (!st.ok()) return make_status(st.code, node_prefix(static_cast<uint32_t>(i), node.op) + st.message);
+            if (dump && node.n_dst > 0 && node.dst[0])
+                plan->dev->dump.dump_node(static_cast<uint32_t>(i), op_name(node.op), node.dst[0],
+                                          node.dst[0]->buffer->data + node.dst[0]->offset);
         } catch (const std::bad_alloc&) {
             return make_status(DS4_ERR_OUT_OF_MEMORY, node_prefix(static_cast<uint32_t>(i), node.op) + "out of memory");
         } catch (const std::exception& e) {

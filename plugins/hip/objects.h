@@ -9,6 +9,7 @@
 #include "ds4/backend.h"
 #include "kernel.h"
 #include "profile.h"
+#include "../common/node_dump.h"
 
 namespace ds4::gpu {
 
@@ -41,6 +42,7 @@ struct ds4_device {
     ds4::gpu::DeviceError* err_host = nullptr;  // pinned host copy, written at the end of each submit
     bool graphs = true;                         // capture plans into graphs (option graphs=0 / DS4_GPU_GRAPHS=0)
     std::unique_ptr<ds4::gpu::Profile> profile;  // per-node timing (option profile=1 / DS4_GPU_PROFILE=1)
+    ds4::plugin_debug::NodeDump dump;            // DS4_DUMP_NODES (plugins/common/node_dump.h)
     uint64_t* iq2_grid = nullptr;               // device copies of the IQ2_XXS tables
     uint8_t* iq2_signs = nullptr;
     ds4::gpu::FaultPlan fault;

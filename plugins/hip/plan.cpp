@@ -14,6 +14,7 @@
 #include <new>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "device.h"
 #include "objects.h"
@@ -247,6 +248,27 @@ bool capture_plan(ds4_plan* plan, ds4_status** error) {
     return true;
 }
 
+// DS4_DUMP_NODES: the nodes one by one, each output copied back and written after its node.
+ds4_status* submit_dumping(ds4_plan* plan) {
+    ds4_device* dev = plan->dev;
+    KernelContext ctx{dev->stream, dev->err, 0, plan->scratch, plan->scratch_bytes, dev->iq2_grid, dev->iq2_signs};
+    std::vector<uint8_t> host;
+    for (size_t i = 0; i < plan->nodes.size(); ++i) {
+        const ds4_node& node = plan->nodes[i];
+        ctx.node = static_cast<int32_t>(i);
+        KernelStatus st = plan->ops[i]->run(node, ctx);
+        if (!st.ok()) return make_status(st.code, node_prefix(static_cast<uint32_t>(i), node.op) + st.message);
+        if (node.n_dst == 0 || !node.dst[0]) continue;
+        const ds4_tensor* t = node.dst[0];
+        host.resize(plugin_debug::NodeDump::span_bytes(t));
+        gpuError_t e = gpuMemcpyAsync(host.data(), t->buffer->data + t->offset, host.size(), gpuMemcpyDeviceToHost, dev->stream);
+        if (e == gpuSuccess) e = gpuStreamSynchronize(dev->stream);
+        if (e != gpuSuccess) return mark_lost(dev, "plan_submit", e);
+        dev->dump.dump_node(static_cast<uint32_t>(i), op_name(node.op), t, host.data());
+    }
+    return nullptr;
+}
+
 }  // namespace
 
 ds4_status* plan_submit(ds4_plan* plan) {
@@ -255,6 +277,12 @@ ds4_status* plan_submit(ds4_plan* plan) {
     if (ds4_status* st = device_lost_check(dev, "plan_submit")) return st;
     const bool inject = fault_due(dev, FaultSite::Submit);
     gpuSetDevice(dev->index);
+    if (dev->dump.begin_submit()) {
+        if (gpuError_t e = gpuMemsetAsync(dev->err, 0, sizeof(DeviceError), dev->stream); e != gpuSuccess)
+            return mark_lost(dev, "plan_submit", e);
+        if (ds4_status* st = submit_dumping(plan)) return st;
+        return wait_stream(dev, "plan_submit", inject);
+    }
     if (plan->graph_state == GraphState::Untried) {
         ds4_status* error = nullptr;
         if (dev->graphs && capture_plan(plan, &error)) plan->graph_state = GraphState::Captured;

@@ -17,7 +17,7 @@ mkdir -p "$BLD/tests/reference" "$BLD/tests/model" "$BLD/lib"; ln -sfn "$C/lib/d
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$O/device.txt"
 status=0
 # GPU_STEPS picks steps by key (default: all of them).
-STEPS=" ${GPU_STEPS:-conformance submit reference invariants official bench profile kernels gpumatvec cpubench} "
+STEPS=" ${GPU_STEPS:-conformance submit reference invariants official dump bench profile kernels gpumatvec cpubench} "
 step() {
   local key=$1 title=$2; shift 2
   [[ "$STEPS" == *" $key "* ]] || return 0
@@ -56,6 +56,22 @@ PY
   return $rc
 }
 step official "official numerics: cuda vs cpu-ref" official
+# The first graph nodes whose outputs differ between cuda and cpu-ref (official numerics, the
+# first submit of a 16-token prompt), per recipe: DS4_DUMP_NODES, compare_dumps.py.
+dump() {
+  local recipe be
+  for recipe in q8 q2; do
+    for be in cuda cpu-ref; do
+      rm -rf "/tmp/dump-$recipe-$be"; mkdir -p "/tmp/dump-$recipe-$be"
+      DS4_DUMP_NODES="/tmp/dump-$recipe-$be" "$C/bin/ds4" -m "/tmp/tiny-$recipe.gguf" --backend $be --numerics official \
+        --tokens 11,48,85,122,159,196,233,270,307,344,1,38,75,112,149,186 --dump-logits /dev/null --ctx 4096 \
+        > /dev/null 2>&1 || return 1
+    done
+    echo "-- $recipe"
+    python3 tests/gpu/compare_dumps.py "/tmp/dump-$recipe-cuda" "/tmp/dump-$recipe-cpu-ref" 6 || return 1
+  done
+}
+step dump "first differing nodes, cuda vs cpu-ref" dump
 step bench "benchmark (full-width q2)" env OUT="$O" tests/bench/run_gpu_bench.sh "$C/bin"
 # Where a prefill chunk and a decode step spend their time (eager launches with an event per
 # node: absolute times are a little above the graph-replayed bench).

@@ -173,8 +173,10 @@ HcScratch hc_scratch(const ds4_node& node) {
     HcScratch s;
     const int64_t H = p.n_hc, n = node.src[0]->ne[2];
     const int64_t n_mix = node.op == DS4_OP_HC_PRE ? H * (2 + H) : H;
+    const int64_t N = H * node.src[0]->ne[0];
     s.mix = 0;
-    s.total = scratch_align(static_cast<uint64_t>(n * n_mix) * sizeof(float));
+    s.xr = scratch_align(static_cast<uint64_t>(n * n_mix) * sizeof(float));
+    s.total = s.xr + scratch_align(static_cast<uint64_t>(n * N) * sizeof(float));
     return s;
 }
 

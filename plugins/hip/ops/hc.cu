@@ -1,10 +1,10 @@
 // Hyper-connections (MODEL.md §C.2, §C.5): HC_PRE, HC_POST, HC_HEAD. Formulas and orders are
 // cpu-ref's (plugins/cpu-ref/ops/hc.cpp, docs/numerics.md "Conventions the fused kernels fix").
 //
-// HC_PRE / HC_HEAD run as two kernels:
-//   1. mix: one 32-lane group per (token, mixing row): Σx² over the whole n_hc·d state in
-//      double, r = 1/sqrt(mean + eps), then fn·(x·r) with each x·r rounded first, both in
-//      cpu-ref's 32-lane order (hc_mix): bit-identical to cpu-ref.
+// HC_PRE / HC_HEAD run as three kernels:
+//   1. mix: per token Σx² over the whole n_hc·d state in double, r = 1/sqrt(mean + eps) and
+//      the rounded x·r into scratch (one block); then one 32-lane group per (token, mixing
+//      row) for fn·(x·r); both in cpu-ref's 32-lane orders (hc_mix): bit-identical.
 //   2. finalize: one block per (token, chunk of d): the gates from the mixing vector, then
 //      x_in = Σ_s pre[s]·X[s] (s ascending, as cpu-ref, so bit-identical given the same
 //      gates); the chunk-0 block also writes post and runs Sinkhorn in one thread (an
@@ -30,44 +30,67 @@ __device__ inline float& f32_ref(const DTensor& t, int64_t i0, int64_t i1 = 0, i
 }
 
 constexpr int kMixRowsPerBlock = 8;  // one 32-lane group per mixing row
+constexpr int kXrThreads = 256;
+constexpr int kXrChunk = 4096;  // state elements staged per step
 
-// Grid (ceil(n_mix / 8), n), 256 threads. mix[t][m] = fn[m]·(X_t·r_t) as cpu-ref's hc_mix:
-// r from Σx² over the flattened state (column c = s·d + i) in the 32-lane order, every x·r
-// rounded, then the row dot in 32 interleaved lanes (lane l: columns ≡ l mod 32, ascending)
-// combined by the butterfly 16, 8, 4, 2, 1. Each group recomputes r (the state is 64 KiB and
-// stays in cache) rather than waiting for another kernel.
-__global__ void __launch_bounds__(kMixRowsPerBlock * 32) hc_mix_kernel(DTensor X, DTensor fn, int64_t n_mix, float norm_eps,
-                                                                      float* mix) {
+// Grid n, 256 threads: xr[t][c] = X_t[c]·r_t over the flattened state (c = s·d + i), r from
+// Σx² in cpu-ref's 32-lane order (sum_squares_lanes32). The state is staged in shared memory
+// chunk by chunk by the whole block, so the first 32 lanes' sequential sums read it at
+// shared-memory latency.
+__global__ void __launch_bounds__(kXrThreads) hc_xr_kernel(DTensor X, float norm_eps, float* xr) {
+    __shared__ float v[kXrChunk];
+    __shared__ float r_s;
+    const int64_t t = blockIdx.x, d = X.ne[0], H = X.ne[1], N = H * d;
+    const uint8_t* xt = X.data + t * X.nb[2];
+    auto x_at = [&](int64_t c) {
+        return *reinterpret_cast<const float*>(xt + (c / d) * X.nb[1] + (c % d) * X.nb[0]);
+    };
+    const int tid = threadIdx.x;
+    double ss = 0.0;  // lane tid's running sum (tid < 32)
+    for (int64_t c0 = 0; c0 < N; c0 += kXrChunk) {
+        const int len = static_cast<int>(N - c0 < kXrChunk ? N - c0 : kXrChunk);
+#pragma unroll 4
+        for (int i = tid; i < len; i += kXrThreads) v[i] = x_at(c0 + i);
+        __syncthreads();
+        if (tid < 32) {
+            // Chunks start at multiples of 32, so lane tid keeps its columns ≡ tid (mod 32).
+#pragma unroll 8
+            for (int i = tid; i < len; i += 32) {
+                const double e = v[i];
+                ss = __dadd_rn(ss, __dmul_rn(e, e));
+            }
+        }
+        __syncthreads();
+    }
+    if (tid < 32) {
+        for (int k = 16; k > 0; k /= 2) ss = __dadd_rn(ss, gpu_shfl_xor32(ss, k));
+        const float mean = static_cast<float>(ss / static_cast<double>(N));
+        if (tid == 0) r_s = 1.0f / sqrtf(mean + norm_eps);
+    }
+    __syncthreads();
+    const float r = r_s;
+    for (int64_t c = tid; c < N; c += kXrThreads) xr[t * N + c] = x_at(c) * r;
+}
+
+// Grid (ceil(n_mix / 8), n), 256 threads: mix[t][m] = fn[m]·xr_t in cpu-ref's hc_mix order
+// (lane l: columns ≡ l mod 32 ascending, then the butterfly 16, 8, 4, 2, 1). FT: fn's type.
+template <int FT>
+__global__ void __launch_bounds__(kMixRowsPerBlock * 32) hc_mix_kernel(DTensor fn, const float* xr, int64_t N,
+                                                                      int64_t n_mix, float* mix) {
     const int lane = threadIdx.x % 32;
     const int64_t t = blockIdx.y, m = int64_t(blockIdx.x) * kMixRowsPerBlock + threadIdx.x / 32;
     if (m >= n_mix) return;  // whole groups leave together
-    const int64_t d = X.ne[0], H = X.ne[1], N = H * d;
-    const uint8_t* xt = X.data + t * X.nb[2];
-    // Column c of token t (c = s·d + i); the common case d % 32 == 0 walks s and i directly.
-    auto x_at = [&](int64_t s, int64_t i) { return *reinterpret_cast<const float*>(xt + s * X.nb[1] + i * X.nb[0]); };
+    const float* x = xr + t * N;
     const uint8_t* row = fn.data + m * fn.nb[1];
-    double ss = 0.0;
-    if (d % 32 == 0) {
-        for (int64_t s = 0; s < H; ++s)
-#pragma unroll 8
-            for (int64_t i = lane; i < d; i += 32) {
-                const double v = x_at(s, i);
-                ss = __dadd_rn(ss, __dmul_rn(v, v));
-            }
-        for (int k = 16; k > 0; k /= 2) ss = __dadd_rn(ss, gpu_shfl_xor32(ss, k));
-    } else {
-        ss = d_sum_squares_lanes32([&](int64_t c) { return double(x_at(c / d, c % d)); }, N, lane);
-    }
-    const float mean = static_cast<float>(ss / static_cast<double>(N));
-    const float r = 1.0f / sqrtf(mean + norm_eps);
+    const int64_t nb0 = fn.nb[0];
     float acc = 0.0f;
-    if (d % 32 == 0) {
-        for (int64_t s = 0; s < H; ++s)
-#pragma unroll 8
-            for (int64_t i = lane; i < d; i += 32)
-                acc = acc + d_load_float(fn.type, row + (s * d + i) * fn.nb[0]) * (x_at(s, i) * r);
-    } else {
-        for (int64_t c = lane; c < N; c += 32) acc = acc + d_load_float(fn.type, row + c * fn.nb[0]) * (x_at(c / d, c % d) * r);
+#pragma unroll 16
+    for (int64_t c = lane; c < N; c += 32) {
+        float w;
+        if constexpr (FT == DS4_TYPE_F32) w = *reinterpret_cast<const float*>(row + c * nb0);
+        else if constexpr (FT == DS4_TYPE_F16) w = gpu_half_to_float(*reinterpret_cast<const uint16_t*>(row + c * nb0));
+        else w = __uint_as_float(uint32_t(*reinterpret_cast<const uint16_t*>(row + c * nb0)) << 16);
+        acc = acc + w * x[c];
     }
     for (int k = 16; k > 0; k /= 2) acc = acc + gpu_shfl_xor32(acc, k);
     if (lane == 0) mix[t * n_mix + m] = acc;
@@ -211,9 +234,19 @@ KernelStatus run_hc_mix_and_finalize(const ds4_node& node, KernelContext& ctx, b
     const HcScratch sl = hc_scratch(node);
     if (sl.total > ctx.scratch_bytes) return {DS4_ERR_INTERNAL, "hc scratch too small"};
     float* mix = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(ctx.scratch) + sl.mix);
+    float* xr = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(ctx.scratch) + sl.xr);
+    hc_xr_kernel<<<static_cast<unsigned>(n), kXrThreads, 0, ctx.stream>>>(dtensor(X), p.norm_eps, xr);
+    if (auto st = launch_status(head ? "hc_head rms" : "hc_pre rms"); !st.ok()) return st;
+    const ds4_tensor* fn = node.src[1];
+    const int64_t N = H * d;
     dim3 mix_grid(static_cast<unsigned>((n_mix + kMixRowsPerBlock - 1) / kMixRowsPerBlock), static_cast<unsigned>(n));
-    hc_mix_kernel<<<mix_grid, kMixRowsPerBlock * 32, 0, ctx.stream>>>(dtensor(X), dtensor(node.src[1]), n_mix,
-                                                                      p.norm_eps, mix);
+    const int mix_threads = kMixRowsPerBlock * 32;
+    if (fn->type == DS4_TYPE_F32)
+        hc_mix_kernel<DS4_TYPE_F32><<<mix_grid, mix_threads, 0, ctx.stream>>>(dtensor(fn), xr, N, n_mix, mix);
+    else if (fn->type == DS4_TYPE_F16)
+        hc_mix_kernel<DS4_TYPE_F16><<<mix_grid, mix_threads, 0, ctx.stream>>>(dtensor(fn), xr, N, n_mix, mix);
+    else
+        hc_mix_kernel<DS4_TYPE_BF16><<<mix_grid, mix_threads, 0, ctx.stream>>>(dtensor(fn), xr, N, n_mix, mix);
     if (auto st = launch_status(head ? "hc_head mix" : "hc_pre mix"); !st.ok()) return st;
     dim3 grid(static_cast<unsigned>((d + kChunk - 1) / kChunk), static_cast<unsigned>(n));
     const DTensor none{};

@@ -57,9 +57,9 @@ inline int64_t rows_per_block(int64_t T, int64_t groups, int64_t total_rows) {
     return r > total_rows ? total_rows : r;
 }
 
-// HC_PRE / HC_HEAD: the mixing vectors [n][n_mix].
+// HC_PRE / HC_HEAD: the mixing vectors [n][n_mix], then the scaled states x·r [n][n_hc·d].
 struct HcScratch {
-    uint64_t mix = 0, total = 0;
+    uint64_t mix = 0, xr = 0, total = 0;
 };
 HcScratch hc_scratch(const ds4_node& node);
 
