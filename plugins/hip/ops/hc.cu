@@ -14,7 +14,8 @@
 
 #include "common.cuh"
 #include "ops.h"
-#include "qdot.cuh"
+#include "tier1_common.cuh"
+#include "tier1_hc_moe.h"
 
 namespace ds4::gpu {
 namespace {
@@ -105,7 +106,7 @@ __device__ void sinkhorn(float* M, int H, uint32_t iters, float eps) {
         for (int c = 1; c < H; ++c) m = m < row[c] ? row[c] : m;  // std::max, NaN included
         float sum = 0.0f;
         for (int c = 0; c < H; ++c) {
-            row[c] = d_expf_cr(row[c] - m);
+            row[c] = d_exp_cr(row[c] - m);
             sum += row[c];
         }
         const float inv = 1.0f / sum;
@@ -143,7 +144,7 @@ __device__ void sinkhorn_reg(float* Ms, uint32_t iters, float eps) {
         float sum = 0.0f;
 #pragma unroll
         for (int c = 0; c < H; ++c) {
-            M[a * H + c] = d_expf_cr(M[a * H + c] - m);
+            M[a * H + c] = d_exp_cr(M[a * H + c] - m);
             sum += M[a * H + c];
         }
         const float inv = 1.0f / sum;
@@ -189,13 +190,13 @@ __global__ void hc_finalize_kernel(DTensor X, DTensor scale, DTensor base, const
     for (int s = tid; s < H; s += blockDim.x) {
         const float z = mx[s] * sc0 + f32_at(base, s);
         // HC_PRE evaluates the gates literally, HC_HEAD with the stable sigmoid (MODEL.md §C.2, §C.5).
-        pre[s] = (head ? d_sigmoid_stable(z) : 1.0f / (1.0f + d_expf_cr(-z))) + hc_eps;
+        pre[s] = (head ? d_sigmoid_stable(z) : 1.0f / (1.0f + d_exp_cr(-z))) + hc_eps;
     }
     if (!head && blockIdx.x == 0) {
         const float sc1 = f32_at(scale, 1), sc2 = f32_at(scale, 2);
         for (int s = tid; s < H; s += blockDim.x) {
             const float z = mx[H + s] * sc1 + f32_at(base, H + s);
-            f32_ref(post, s, t) = 2.0f / (1.0f + d_expf_cr(-z));
+            f32_ref(post, s, t) = 2.0f / (1.0f + d_exp_cr(-z));
         }
         if (tid == 0) {
             for (int j = 0; j < H * H; ++j) M[j] = mx[2 * H + j] * sc2 + f32_at(base, 2 * H + j);

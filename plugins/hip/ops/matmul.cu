@@ -73,28 +73,33 @@ Layout layout_for_shape(uint32_t wtype, uint32_t act_quant, int64_t rows, int64_
     return L;
 }
 
+// MATMUL_ID: the activation staging plus, for many pairs, the per-expert grouping lists.
+Layout layout_for_id(uint32_t wtype, uint32_t act_quant, int64_t rows, int64_t in, int64_t experts, int64_t pairs) {
+    Layout L = layout_for_shape(wtype, act_quant, rows, in);
+    uint64_t at = L.total;
+    L.experts = experts;
+    L.pairs = pairs;
+    L.grouped = L.pairs > kPairTileMax && L.experts <= kGroupMaxExperts;
+    if (L.grouped) {
+        // Bucket E collects the pairs with id -1 (zero rows).
+        L.cnt_off = at;
+        at = align256(at + static_cast<uint64_t>(L.experts + 1) * 4);
+        L.off_off = at;
+        at = align256(at + static_cast<uint64_t>(L.experts + 1) * 4);
+        L.list_off = at;
+        at = align256(at + static_cast<uint64_t>(L.pairs) * 4);
+    }
+    L.total = at;
+    return L;
+}
+
 Layout layout_for(const ds4_node& node) {
     ds4_params_matmul p;
     read_params(node, &p);
     const ds4_tensor *w = node.src[0], *x = node.src[1];
-    Layout L = layout_for_shape(w->type, p.act_quant, n_rows(x), x->ne[0]);
-    uint64_t at = L.total;
-    if (node.op == DS4_OP_MATMUL_ID && node.src[2]) {
-        L.experts = w->ne[2];
-        L.pairs = node.src[2]->ne[0] * node.src[2]->ne[1];
-        L.grouped = L.pairs > kPairTileMax && L.experts <= kGroupMaxExperts;
-        if (L.grouped) {
-            // Bucket E collects the pairs with id -1 (zero rows).
-            L.cnt_off = at;
-            at = align256(at + static_cast<uint64_t>(L.experts + 1) * 4);
-            L.off_off = at;
-            at = align256(at + static_cast<uint64_t>(L.experts + 1) * 4);
-            L.list_off = at;
-            at = align256(at + static_cast<uint64_t>(L.pairs) * 4);
-        }
-    }
-    L.total = at;
-    return L;
+    if (node.op == DS4_OP_MATMUL_ID && node.src[2])
+        return layout_for_id(w->type, p.act_quant, n_rows(x), x->ne[0], w->ne[2], node.src[2]->ne[0] * node.src[2]->ne[1]);
+    return layout_for_shape(w->type, p.act_quant, n_rows(x), x->ne[0]);
 }
 
 mv::Acts acts_of(const Layout& L, uint8_t* scratch) {
@@ -379,13 +384,6 @@ KernelStatus launched(gpuError_t e, const char* what) {
 unsigned grid_y(int64_t n) { return static_cast<unsigned>(n < 65535 ? (n < 1 ? 1 : n) : 65535); }
 unsigned row_tiles(int64_t out) { return static_cast<unsigned>((out + mv::kRows - 1) / mv::kRows); }
 
-struct Launch {
-    const Layout& L;
-    const ds4_tensor* w;
-    const ds4_node& node;
-    KernelContext& ctx;
-};
-
 // Dense weight rows against the staged activations: y (rows of the output, element o at
 // y.nb[0]·o) = scale·(W·x). Used by MATMUL and, through rowdot.h, by the Tier-1 projections.
 struct DenseArgs {
@@ -413,29 +411,29 @@ KernelStatus launch_dense(const DenseArgs& a) {
     return go(mm_dense_kernel<WT, Q, 8>, 8);
 }
 
-template <int WT, bool Q>
-KernelStatus launch_matmul(const Launch& c) {
-    DenseArgs a{dtensor(c.w), dtensor(c.node.dst[0]), acts_of(c.L, reinterpret_cast<uint8_t*>(c.ctx.scratch)), c.L.rows,
-                1.0f, c.ctx.stream, Iq2Tables{c.ctx.iq2_grid, c.ctx.iq2_signs}};
-    return launch_dense<WT, Q>(a);
-}
+// MATMUL_ID on views: w [in, out, E], x [in, kx, n] staged per L, ids [k, n], y [out, k, n].
+struct IdLaunch {
+    const Layout& L;
+    DTensor w, ids, y;
+    int64_t kx;
+    uint8_t* scratch;
+    const KernelContext& ctx;
+};
 
 template <int WT, bool Q>
-KernelStatus launch_matmul_id(const Launch& c) {
-    const ds4_tensor *x = c.node.src[1], *ids = c.node.src[2];
+KernelStatus launch_matmul_id(const IdLaunch& c) {
     IdArgs a{};
-    const DTensor w = dtensor(c.w);
-    a.w = w.data;
-    a.nb1 = w.nb[1];
-    a.nb2 = w.nb[2];
-    a.in = w.ne[0];
-    a.out = w.ne[1];
-    a.experts = w.ne[2];
-    a.ids = dtensor(ids);
-    a.y = dtensor(c.node.dst[0]);
-    a.k = ids->ne[0];
-    a.kx = x->ne[1];
-    uint8_t* s = reinterpret_cast<uint8_t*>(c.ctx.scratch);
+    a.w = c.w.data;
+    a.nb1 = c.w.nb[1];
+    a.nb2 = c.w.nb[2];
+    a.in = c.w.ne[0];
+    a.out = c.w.ne[1];
+    a.experts = c.w.ne[2];
+    a.ids = c.ids;
+    a.y = c.y;
+    a.k = c.ids.ne[0];
+    a.kx = c.kx;
+    uint8_t* s = c.scratch;
     const mv::Acts acts = acts_of(c.L, s);
     const Iq2Tables g{c.ctx.iq2_grid, c.ctx.iq2_signs};
     constexpr int smem = mv::smem_bytes<WT>();
@@ -458,26 +456,25 @@ KernelStatus launch_matmul_id(const Launch& c) {
                     "matmul_id");
 }
 
-template <bool Id>
-KernelStatus dispatch(const Launch& c) {
+KernelStatus dispatch_id(const IdLaunch& c) {
     const bool q = c.L.mode != kActF32;
-#define DS4_MM_CASE(WT)                                                                     \
-    case WT:                                                                                \
-        if constexpr (mv::kQuantized<WT>) {                                                 \
-            if (q) return Id ? launch_matmul_id<WT, true>(c) : launch_matmul<WT, true>(c);  \
-        }                                                                                   \
-        return Id ? launch_matmul_id<WT, false>(c) : launch_matmul<WT, false>(c);
-    switch (c.w->type) {
-        DS4_MM_CASE(DS4_TYPE_F32)
-        DS4_MM_CASE(DS4_TYPE_F16)
-        DS4_MM_CASE(DS4_TYPE_BF16)
-        DS4_MM_CASE(DS4_TYPE_Q8_0)
-        DS4_MM_CASE(DS4_TYPE_Q2_K)
-        DS4_MM_CASE(DS4_TYPE_Q4_K)
-        DS4_MM_CASE(DS4_TYPE_IQ2_XXS)
+#define DS4_ID_CASE(WT)                                            \
+    case WT:                                                       \
+        if constexpr (mv::kQuantized<WT>) {                        \
+            if (q) return launch_matmul_id<WT, true>(c);           \
+        }                                                          \
+        return launch_matmul_id<WT, false>(c);
+    switch (c.w.type) {
+        DS4_ID_CASE(DS4_TYPE_F32)
+        DS4_ID_CASE(DS4_TYPE_F16)
+        DS4_ID_CASE(DS4_TYPE_BF16)
+        DS4_ID_CASE(DS4_TYPE_Q8_0)
+        DS4_ID_CASE(DS4_TYPE_Q2_K)
+        DS4_ID_CASE(DS4_TYPE_Q4_K)
+        DS4_ID_CASE(DS4_TYPE_IQ2_XXS)
     default: return KernelStatus::unsupported("weight type not supported by the matmul kernels");
     }
-#undef DS4_MM_CASE
+#undef DS4_ID_CASE
 }
 
 KernelStatus dispatch_dense(const DenseArgs& a, bool q) {
@@ -540,18 +537,35 @@ uint64_t matmul_scratch_bytes(const ds4_node& node) {
 
 KernelStatus run_matmul(const ds4_node& node, KernelContext& ctx) {
     const Layout L = layout_for(node);
-    if (auto st = stage_acts(dtensor(node.src[1]), L, reinterpret_cast<uint8_t*>(ctx.scratch), ctx.scratch_bytes, ctx.stream);
-        !st.ok())
-        return st;
-    return dispatch<false>(Launch{L, node.src[0], node, ctx});
+    uint8_t* scratch = reinterpret_cast<uint8_t*>(ctx.scratch);
+    if (auto st = stage_acts(dtensor(node.src[1]), L, scratch, ctx.scratch_bytes, ctx.stream); !st.ok()) return st;
+    DenseArgs a{dtensor(node.src[0]), dtensor(node.dst[0]), acts_of(L, scratch), L.rows, 1.0f, ctx.stream,
+                Iq2Tables{ctx.iq2_grid, ctx.iq2_signs}};
+    return dispatch_dense(a, L.mode != kActF32);
 }
 
 KernelStatus run_matmul_id(const ds4_node& node, KernelContext& ctx) {
     const Layout L = layout_for(node);
-    if (auto st = stage_acts(dtensor(node.src[1]), L, reinterpret_cast<uint8_t*>(ctx.scratch), ctx.scratch_bytes, ctx.stream);
-        !st.ok())
-        return st;
-    return dispatch<true>(Launch{L, node.src[0], node, ctx});
+    uint8_t* scratch = reinterpret_cast<uint8_t*>(ctx.scratch);
+    if (auto st = stage_acts(dtensor(node.src[1]), L, scratch, ctx.scratch_bytes, ctx.stream); !st.ok()) return st;
+    return dispatch_id(IdLaunch{L, dtensor(node.src[0]), dtensor(node.src[2]), dtensor(node.dst[0]), node.src[1]->ne[1],
+                                scratch, ctx});
+}
+
+// ---- rowdot.h: expert matmuls of the fused MoE ---------------------------------------------
+
+uint64_t expert_matmul_scratch_bytes(uint32_t wtype, uint32_t act_quant, int64_t x_rows, int64_t in, int64_t experts,
+                                     int64_t pairs) {
+    return layout_for_id(wtype, act_quant, x_rows, in, experts, pairs).total;
+}
+
+KernelStatus expert_matmul(const DTensor& w, const DTensor& x, const DTensor& ids, const DTensor& y, uint32_t act_quant,
+                           void* scratch, uint64_t scratch_bytes, const KernelContext& ctx) {
+    const int64_t rows = x.ne[1] * x.ne[2] * x.ne[3];
+    const Layout L = layout_for_id(w.type, act_quant, rows, w.ne[0], w.ne[2], ids.ne[0] * ids.ne[1]);
+    uint8_t* s = static_cast<uint8_t*>(scratch);
+    if (auto st = stage_acts(x, L, s, scratch_bytes, ctx.stream); !st.ok()) return st;
+    return dispatch_id(IdLaunch{L, w, ids, y, x.ne[1], s, ctx});
 }
 
 KernelStatus run_matmul_f32(const ds4_node& node, KernelContext& ctx) {

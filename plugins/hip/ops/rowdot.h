@@ -23,4 +23,13 @@ KernelStatus rowdot_prepare(const DTensor& x, int64_t rows, uint32_t wtype, uint
 KernelStatus rowdot_run(const DTensor& w, uint32_t act_quant, const void* act, int64_t rows, int64_t out, float* y,
                         int64_t ldy, bool scale, float s, const KernelContext& ctx);
 
+// MATMUL_ID on views, for the fused MoE: y[o, j, t] = W_{ids[j, t]}[o]·x[:, j (or 0 when kx is
+// 1), t] with w [in, out, E], x [in, kx, n] (f32), ids [k, n] (I32; -1 gives a zero row, any
+// other id outside [0, E) is reported in the device error word), y [out, k, n]. Same kernels
+// and dot order as MATMUL_ID; the scratch holds the staged activations and grouping lists.
+uint64_t expert_matmul_scratch_bytes(uint32_t wtype, uint32_t act_quant, int64_t x_rows, int64_t in, int64_t experts,
+                                     int64_t pairs);
+KernelStatus expert_matmul(const DTensor& w, const DTensor& x, const DTensor& ids, const DTensor& y, uint32_t act_quant,
+                           void* scratch, uint64_t scratch_bytes, const KernelContext& ctx);
+
 }  // namespace ds4::gpu

@@ -22,6 +22,15 @@ __device__ inline float d_log1p_cr(float x) { return static_cast<float>(log1p(st
 __device__ inline float d_cos_cr(float x) { return static_cast<float>(cos(static_cast<double>(x))); }
 __device__ inline float d_sin_cr(float x) { return static_cast<float>(sin(static_cast<double>(x))); }
 
+// MODEL.md §0: sigmoid computed stably (x < 0 → e^x/(1+e^x)).
+__device__ inline float d_sigmoid_stable(float x) {
+    if (x < 0.0f) {
+        const float e = d_exp_cr(x);
+        return e / (1.0f + e);
+    }
+    return 1.0f / (1.0f + d_exp_cr(-x));
+}
+
 __device__ inline float d_f32(const DTensor& t, int64_t i0, int64_t i1 = 0, int64_t i2 = 0) {
     return *reinterpret_cast<const float*>(d_elem(t, i0, i1, i2, 0));
 }
