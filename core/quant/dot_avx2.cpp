@@ -1,6 +1,6 @@
 // Row-dot kernels with AVX2 intrinsics, compiled for x86 builds of any baseline (functions
-// carry target("avx2,bmi,bmi2"); the set is used only when the CPU reports all three, see
-// avx2_dots()), so the default build needs no -march flag.
+// carry target("avx2,bmi,bmi2,f16c"); the set is used only when the CPU reports all four, see
+// avx2_dots(); every AVX2 CPU has F16C), so the default build needs no -march flag.
 //
 // Exactness: every integer product is formed without overflow or saturation for ALL int8
 // inputs, -128 included (maddubs only meets an unsigned operand ≤ 128 and a signed one whose
@@ -15,7 +15,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-#define DS4_AVX2 __attribute__((target("avx2,bmi,bmi2")))
+#define DS4_AVX2 __attribute__((target("avx2,bmi,bmi2,f16c")))
 
 namespace ds4::quant::detail {
 namespace {
@@ -28,6 +28,16 @@ DS4_AVX2 inline int32_t hsum_i32(__m256i v) {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
     return _mm_cvtsi128_si32(s);
+}
+
+// hsum_i32 of two vectors with one reduction (the pairs are added in another order, which
+// for exact int32 sums gives the same result).
+DS4_AVX2 inline void hsum2_i32(__m256i a, __m256i b, int32_t& sa, int32_t& sb) {
+    const __m256i h = _mm256_hadd_epi32(a, b);  // a01 a23 b01 b23 | a45 a67 b45 b67
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    s = _mm_hadd_epi32(s, s);  // Σa Σb Σa Σb
+    sa = _mm_cvtsi128_si32(s);
+    sb = _mm_extract_epi32(s, 1);
 }
 
 // Σ a[i]·b[i] of 32 int8 pairs as 8 int32 partial sums (exact for every int8 value).
@@ -88,7 +98,7 @@ DS4_AVX2 float q2_k(const void* w_row, const void* x_q8k, int64_t n) {
         const __m128i sc = load128(w + q2k::kScales);
         // Mins: Σ_sb bsums[sb]·(sc[sb] >> 4).
         const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), low4));
-        const int32_t summs = hsum_i32(_mm256_madd_epi16(load256(x + q8k::kBsums), mins));
+        const __m256i mins_dot = _mm256_madd_epi16(load256(x + q8k::kBsums), mins);
         const __m256i scales = _mm256_broadcastsi128_si256(_mm_and_si128(sc, low4));
         const uint8_t* q8 = x + q8k::kQs;
         __m256i acc = _mm256_setzero_si256();
@@ -105,7 +115,8 @@ DS4_AVX2 float q2_k(const void* w_row, const void* x_q8k, int64_t n) {
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p2, q2k_pair_scales(scales, 4 * hb + 2)));
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p3, q2k_pair_scales(scales, 4 * hb + 3)));
         }
-        const int32_t isum = hsum_i32(acc);
+        int32_t isum, summs;
+        hsum2_i32(acc, mins_dot, isum, summs);
         const float dx = load_f32(x + q8k::kD);
         const float dall = dx * f16_to_f32_inline(load_u16(w + q2k::kD));
         const float dmin = dx * f16_to_f32_inline(load_u16(w + q2k::kDmin));
@@ -169,30 +180,92 @@ DS4_AVX2 float q4_k(const void* w_row, const void* x_q8k, int64_t n) {
     return sumf;
 }
 
-// Sign factors come from iq2xs_sign_factors() (±1 bytes per 7-bit sign index). Computing them
-// with vector ops once per block (parity by xor-folding, per-group broadcasts) needs fewer
-// instructions but measured 12% slower on Zen (shuffle-port bound), so the lookups stay.
+// ---- IQ2_XXS ---------------------------------------------------------------------------------
+// Sub-block ib (32 elements) is the 8 bytes qs[8ib..8ib+7] after d: four grid indices A, then
+// B = four 7-bit sign groups (bits 7l..7l+6) and the 4-bit scale (bits 28..31). The eighth
+// sign of a group is its parity (kIq2xsSigns: even masks), so the 32 signs of a sub-block are
+// the 32-bit word "group l in byte l, parity in bit 7".
+//
+// Only the grid is looked up per sub-block; the signs of all eight sub-blocks come from one
+// vector computation per block, the scale from a table of ready int16 vectors, and y needs
+// no abs/sign fix-up (see the identity below). The previous kernel (four grid and four
+// sign-table lookups per sub-block, each set assembled with inserts, abs(y) and two sign
+// ops) measured 10-15% slower on the Zen 5 build machine, up to 40% when its core was
+// shared. docs/benchmarks.md lists the variants that measured no faster.
+
+// Parity of a 4-bit value in bit 7 (0x80 or 0), for both 128-bit lanes of a pshufb.
+alignas(32) constexpr int8_t kNibbleParity[32] = {0, -128, -128, 0, -128, 0, 0, -128, -128, 0, 0, -128, 0, -128, -128, 0,
+                                                  0, -128, -128, 0, -128, 0, 0, -128, -128, 0, 0, -128, 0, -128, -128, 0};
+
+// pshufb indices that spread sign word d (of the four in a 128-bit lane) over 32 bytes:
+// byte k takes byte k / 8 of the word (lane 0: bytes 0, 1; lane 1: bytes 2, 3).
+struct Iq2SignSpread {
+    alignas(32) uint8_t v[4][32];
+    constexpr Iq2SignSpread() : v{} {
+        for (int d = 0; d < 4; ++d)
+            for (int k = 0; k < 32; ++k) v[d][k] = uint8_t(4 * d + k / 8);
+    }
+};
+constexpr Iq2SignSpread kIq2SignSpread;
+
+// The int16 multiplier 2s + 1 of a 4-bit sub-block scale s, in all 16 lanes.
+struct Iq2ScaleVecs {
+    alignas(32) int16_t v[16][16];
+    constexpr Iq2ScaleVecs() : v{} {
+        for (int s = 0; s < 16; ++s)
+            for (int i = 0; i < 16; ++i) v[s][i] = int16_t(2 * s + 1);
+    }
+};
+constexpr Iq2ScaleVecs kIq2ScaleVecs;
+
+// Grid entries idx[0..3] (8 bytes each) as one vector: a broadcast load per entry merged by
+// blends (blends issue on every vector pipe, inserts only on the shuffle pipes, which the
+// sign masks already use).
+DS4_AVX2 inline __m256i grid4(const uint8_t* idx) {
+    const auto* g = reinterpret_cast<const double*>(kIq2xxsGrid);
+    const __m256i e0 = _mm256_castsi128_si256(_mm_castpd_si128(_mm_load_sd(g + idx[0])));
+    const __m256i e1 = _mm256_castpd_si256(_mm256_broadcast_sd(g + idx[1]));
+    const __m256i e2 = _mm256_castpd_si256(_mm256_broadcast_sd(g + idx[2]));
+    const __m256i e3 = _mm256_castpd_si256(_mm256_broadcast_sd(g + idx[3]));
+    return _mm256_blend_epi32(_mm256_blend_epi32(e0, e1, 0x0C), _mm256_blend_epi32(e2, e3, 0xC0), 0xF0);
+}
+
 DS4_AVX2 float iq2_xxs(const void* w_row, const void* x_q8k, int64_t n) {
     const auto* w = static_cast<const uint8_t*>(w_row);
     const auto* x = static_cast<const uint8_t*>(x_q8k);
-    const long long* grid = reinterpret_cast<const long long*>(kIq2xxsGrid);
-    const long long* sign = reinterpret_cast<const long long*>(iq2xs_sign_factors());
+    const __m256i group7 = _mm256_set1_epi32(0x7f), low4 = _mm256_set1_epi8(15);
+    const __m256i parity = _mm256_load_si256(reinterpret_cast<const __m256i*>(kNibbleParity));
+    const __m256i bit_of_byte = _mm256_set1_epi64x(0x8040201008040201ll);  // byte k: 1 << (k % 8)
     float sumf = 0.0f;
     for (int64_t b = 0; b < n / kQK_K; ++b, w += 66, x += sizeof(block_q8_k)) {
+        const uint8_t* qs = w + 2;
+        // The eight B words, dwords [B0 B4 B1 B5 | B2 B6 B3 B7] (A words dropped).
+        const __m256i words = _mm256_blend_epi32(_mm256_srli_epi64(load256(qs), 32), load256(qs + 32), 0xAA);
+        // Sign word of each: group l moved to byte l, then the group's parity into bit 7.
+        __m256i signs = _mm256_or_si256(
+            _mm256_or_si256(_mm256_and_si256(words, group7), _mm256_and_si256(_mm256_slli_epi32(words, 1), _mm256_slli_epi32(group7, 8))),
+            _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(words, 2), _mm256_slli_epi32(group7, 16)),
+                            _mm256_and_si256(_mm256_slli_epi32(words, 3), _mm256_slli_epi32(group7, 24))));
+        signs = _mm256_or_si256(signs, _mm256_xor_si256(_mm256_shuffle_epi8(parity, _mm256_and_si256(signs, low4)),
+                                                        _mm256_shuffle_epi8(parity, _mm256_and_si256(_mm256_srli_epi16(signs, 4), low4))));
+        // Each 128-bit lane in both halves, so pshufb can spread any of its words over 32 bytes.
+        const __m256i lane_signs[2] = {_mm256_permute2x128_si256(signs, signs, 0x00), _mm256_permute2x128_si256(signs, signs, 0x11)};
         const uint8_t* q8 = x + q8k::kQs;
         __m256i acc = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int ib = 0; ib < 8; ++ib) {
-            const uint8_t* A = w + 2 + 8 * ib;  // four grid indices, then B: 4 × 7 sign bits, scale
-            const uint32_t B = load_u32(A + 4);
-            const __m256i g = _mm256_set_epi64x(grid[A[3]], grid[A[2]], grid[A[1]], grid[A[0]]);
-            const __m256i s = _mm256_set_epi64x(sign[(B >> 21) & 127], sign[(B >> 14) & 127], sign[(B >> 7) & 127], sign[B & 127]);
+            const int half = (ib / 2) % 2, word = 2 * (ib % 2) + ib / 4;  // where B_ib sits in `words`
+            const __m256i spread = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIq2SignSpread.v[word]));
+            // neg: 0xFF where the weight is negative, else 0.
+            const __m256i neg = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(lane_signs[half], spread), bit_of_byte), bit_of_byte);
+            const __m256i g = grid4(qs + 8 * ib);  // unsigned, 8..43
+            // Σ g·(±y) = Σ g·(y ^ neg) − Σ g·neg, since y ^ 0xFF = −y − 1. Both terms are
+            // unsigned × signed int8 (maddubs) for every y, -128 included; pair sums stay
+            // within ±11008 (no saturation) and so does their difference.
             const __m256i y = load256(q8 + 32 * ib);
-            // signed grid (|g| ≤ 43) · y = |y| · (signed grid · sign(y)): unsigned × signed for
-            // maddubs, exact even for y = -128 (|y| = 128 as an unsigned byte).
-            const __m256i sg = _mm256_sign_epi8(g, s);
-            const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(y), _mm256_sign_epi8(sg, y));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(int16_t(2 * (B >> 28) + 1))));
+            const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(g, _mm256_xor_si256(y, neg)), _mm256_maddubs_epi16(g, neg));
+            const __m256i scale = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIq2ScaleVecs.v[qs[8 * ib + 7] >> 4]));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale));
         }
         const int32_t bsum = hsum_i32(acc);
         sumf += f16_to_f32_inline(load_u16(w)) * load_f32(x + q8k::kD) * float(bsum);
@@ -200,18 +273,12 @@ DS4_AVX2 float iq2_xxs(const void* w_row, const void* x_q8k, int64_t n) {
     return 0.125f * sumf;
 }
 
-// 8 halves → 8 floats, exactly quant::f16_to_f32 per lane (inf/NaN keep their payload bits).
-DS4_AVX2 inline __m256 f16x8_to_f32(const uint8_t* p) {
-    const __m256i h = _mm256_cvtepu16_epi32(load128(p));
-    const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x8000)), 16);
-    const __m256i em = _mm256_and_si256(h, _mm256_set1_epi32(0x7fff));
-    const __m256i finite = _mm256_castps_si256(
-        _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(em, 13)), _mm256_set1_ps(0x1p112f)));
-    const __m256i special = _mm256_or_si256(_mm256_set1_epi32(0x7f800000),
-                                            _mm256_slli_epi32(_mm256_and_si256(em, _mm256_set1_epi32(0x3ff)), 13));
-    const __m256i is_special = _mm256_cmpgt_epi32(em, _mm256_set1_epi32(0x7bff));
-    return _mm256_castsi256_ps(_mm256_or_si256(sign, _mm256_blendv_epi8(finite, special, is_special)));
-}
+// 8 halves → 8 floats with F16C. The conversion is exact for every finite half, subnormals
+// included, and for ±inf, so it equals quant::f16_to_f32; the one difference is that a
+// signalling NaN comes out quiet (quant::f16_to_f32 keeps the payload bits as they are).
+// A NaN weight makes the row dot NaN either way, and which NaN a sum returns was never
+// specified (tests/quant/test_dot_kernels.cpp: NaN results only need to stay NaN).
+DS4_AVX2 inline __m256 f16x8_to_f32(const uint8_t* p) { return _mm256_cvtph_ps(load128(p)); }
 
 DS4_AVX2 inline __m256 bf16x8_to_f32(const uint8_t* p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(p)), 16));
@@ -354,7 +421,8 @@ constexpr DotKernels kAvx2 = {"avx2",
 const DotKernels* avx2_dots() {
     static const bool supported = [] {
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+               __builtin_cpu_supports("f16c");
     }();
     return supported ? &kAvx2 : nullptr;
 }

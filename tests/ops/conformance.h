@@ -7,8 +7,10 @@
 //     fails the case. Outputs are pre-filled with a pattern so unwritten elements show up.
 //   * Each case is compared with its reference (Expected: value + per-element tolerance; NaN
 //     must match NaN, ±Inf must match exactly), run twice to check run-to-run determinism,
-//     and, for a plugin other than cpu-ref, compared with cpu-ref's output as well (bit for
-//     bit for the cases marked bitwise_vs_cpu_ref when DS4_CONFORMANCE_BITWISE=1).
+//     and, for a plugin other than cpu-ref, compared with cpu-ref's output as well. A backend
+//     that reproduces cpu-ref's arithmetic step for step (the GPU plugin does) is checked with
+//     DS4_CONFORMANCE_BITWISE=1: every F32 output must then equal cpu-ref's bit for bit (NaN
+//     matches any NaN), not only within the tolerance.
 //   * Results are recorded for the support matrix (op × variant → passed / failed /
 //     unsupported), written when DS4_SUPPORT_MATRIX=<path> (.md → markdown, else CSV) or
 //     --support-matrix=<path> is given.
@@ -57,11 +59,6 @@ struct Case {
     std::vector<Output> dsts;
     int inplace_src = -1;  // >= 0: dst0 is that source's view (same buffer), for in-place ops
     bool check_determinism = true;  // run twice, compare bits (off for the very large cases)
-    // Backends that follow cpu-ref's arithmetic step for step (DS4_CONFORMANCE_BITWISE=1, set by
-    // tests/gpu/run.sh for the cuda plugin) must equal cpu-ref's output bit for bit (F32 outputs;
-    // NaN matches any NaN), not only within the tolerance. Unmarked cases that differ in their
-    // bits are listed ("[bitwise report]") without failing.
-    bool bitwise_vs_cpu_ref = false;
 };
 
 template <class P>

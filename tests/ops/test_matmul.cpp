@@ -35,7 +35,6 @@ void matmul_case(const std::string& label, Input w, const std::vector<float>& x,
     c.srcs.push_back(x_input ? *x_input : f32_input({in, n}, x));
     c.dsts.push_back({DS4_TYPE_F32, {out, n}, {}});
     c.check_determinism = check_determinism;
-    c.bitwise_vs_cpu_ref = true;
     check_case(c, {within_magnitude(ref.value, ref.mag, matmul_tolerance(in), 1e-30)});
 }
 
@@ -101,7 +100,6 @@ TEST(Matmul, StridedAndBatchedActivations) {
     c.srcs.push_back(w);
     c.srcs.push_back(f32_input({256, 2, 3, 2}, x));
     c.dsts.push_back({DS4_TYPE_F32, {4, 2, 3, 2}, {}});
-    c.bitwise_vs_cpu_ref = true;
     check_case(c, {within_magnitude(ref.value, ref.mag, matmul_tolerance(256), 1e-30)});
 }
 
@@ -187,7 +185,6 @@ void matmul_id_case(const std::string& label, ds4_type t, int64_t E, int64_t in,
     c.srcs.push_back(f32_input({in, kx, n}, x));
     c.srcs.push_back(i32_input({k, n}, ids));
     c.dsts.push_back({DS4_TYPE_F32, {out, k, n}, {}});
-    c.bitwise_vs_cpu_ref = true;
     check_case(c, {within_magnitude(want, mag, matmul_tolerance(in), 1e-30)});
 }
 

@@ -176,6 +176,64 @@ TEST(DotKernels, IntegerDotsEqualTheScalarFormulasBitwise) {
         }
 }
 
+// Long rows (many blocks per call, as in the real matvecs) of random bytes with sane scales:
+// every kernel set against the scalar formulas. The short-row test above covers the
+// extremes; this one covers per-row state that lives across many blocks.
+TEST(DotKernels, LongRowsEqualTheScalarFormulasBitwise) {
+    std::mt19937_64 rng(4096);
+    const ds4_type types[] = {DS4_TYPE_Q8_0, DS4_TYPE_Q2_K, DS4_TYPE_Q4_K, DS4_TYPE_IQ2_XXS};
+    for (int trial = 0; trial < 12; ++trial)
+        for (ds4_type t : types) {
+            const int64_t be = ds4_type_block_elems(t), bb = ds4_type_block_bytes(t);
+            const int64_t n = (t == DS4_TYPE_Q8_0 ? 509 : 64 + trial) * be;
+            const ActFormat fmt = act_format_for(t, ActQuant::Ds4);
+            std::vector<uint8_t> w(size_t(ds4_type_row_bytes(t, n))), x(size_t(act_row_bytes(fmt, n)));
+            for (auto& b : w) b = uint8_t(rng());
+            for (int64_t b = 0; b < n / be; ++b) {
+                uint8_t* blk = w.data() + b * bb;
+                sane_half(rng, t == DS4_TYPE_Q2_K ? blk + 80 : blk);
+                if (t == DS4_TYPE_Q2_K || t == DS4_TYPE_Q4_K) sane_half(rng, t == DS4_TYPE_Q2_K ? blk + 82 : blk + 2);
+            }
+            std::normal_distribution<float> nd(0.0f, 1.0f + float(trial));
+            std::vector<float> xf(static_cast<size_t>(n));
+            for (auto& v : xf) v = nd(rng);
+            ASSERT_TRUE(quantize_act(fmt, xf.data(), x.data(), n));
+            float want = 0;
+            switch (t) {
+            case DS4_TYPE_Q8_0: want = spec_q8_0(w.data(), x.data(), n); break;
+            case DS4_TYPE_Q2_K: want = spec_q2_k(w.data(), x.data(), n); break;
+            case DS4_TYPE_Q4_K: want = spec_q4_k(w.data(), x.data(), n); break;
+            default: want = spec_iq2_xxs(w.data(), x.data(), n); break;
+            }
+            for (const DotKernels* k : kernel_sets()) {
+                float got = 0;
+                switch (t) {
+                case DS4_TYPE_Q8_0: got = k->q8_0(w.data(), x.data(), n); break;
+                case DS4_TYPE_Q2_K: got = k->q2_k(w.data(), x.data(), n); break;
+                case DS4_TYPE_Q4_K: got = k->q4_k(w.data(), x.data(), n); break;
+                default: got = k->iq2_xxs(w.data(), x.data(), n); break;
+                }
+                expect_same(want, got, ds4_type_name(t), k->name, n, trial);
+            }
+            if (HasFailure()) return;
+        }
+    for (int trial = 0; trial < 6; ++trial) {  // half rows: 16 Ki elements plus a tail
+        const int64_t n = 16384 + trial;
+        std::vector<uint8_t> w(size_t(2 * n));
+        std::vector<float> x(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; ++i) {
+            const uint16_t h = trial % 2 ? f32_to_bf16(float(rng() % 2001) / 1000.0f - 1.0f) : f32_to_f16(float(rng() % 2001) / 1000.0f - 1.0f);
+            std::memcpy(&w[size_t(2 * i)], &h, 2);
+        }
+        for (auto& v : x) v = float(rng() % 2001) / 100.0f - 10.0f;
+        for (const DotKernels* k : kernel_sets()) {
+            if (trial % 2) expect_same(spec_half<bf16_to_f32>(w.data(), x.data(), n), k->bf16(w.data(), x.data(), n), "bf16", k->name, n, trial);
+            else expect_same(spec_half<f16_to_f32>(w.data(), x.data(), n), k->f16(w.data(), x.data(), n), "f16", k->name, n, trial);
+        }
+        if (HasFailure()) return;
+    }
+}
+
 TEST(DotKernels, HalfDotsKeepTheLaneOrderBitwise) {
     std::mt19937_64 rng(7);
     for (int trial = 0; trial < 300; ++trial) {
