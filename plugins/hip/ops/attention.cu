@@ -266,43 +266,92 @@ __global__ void __launch_bounds__(kAttnThreads) attention_scores_kernel(Args a, 
     }
 }
 
-// Softmax with the sink and Σ e·v for tokens t0 .. t0+B-1: grid (B·H), one block per (token, head).
+// Softmax with the sink and Σ e·v for tokens t0 .. t0+B-1: grid (B·ceil(H/kOutHeads)), one
+// block per (token, group of kOutHeads heads), so every row element loaded serves all of them.
+constexpr int kOutHeads = 4;
+constexpr int kOutRows = 256;  // rows whose weights and addresses are staged at a time
+constexpr int kOutDims = 4;    // output dimensions per thread: hd ≤ kOutDims·kAttnThreads
+
 __global__ void __launch_bounds__(kAttnThreads) attention_output_kernel(Args a, int64_t t0) {
     if (d_failed(a.err)) return;
     __shared__ float red[kAttnThreads];
-    __shared__ float s_m, s_inv;
+    __shared__ float s_m[kOutHeads], s_inv[kOutHeads];
+    __shared__ float se[kOutHeads][kOutRows];
+    __shared__ const float* sp[kOutRows];
     const int tid = threadIdx.x;
-    const int64_t t = t0 + blockIdx.x / a.H, h = blockIdx.x % a.H;
+    const int64_t HGo = (a.H + kOutHeads - 1) / kOutHeads;
+    const int64_t t = t0 + blockIdx.x / HGo, h0 = (blockIdx.x % HGo) * kOutHeads;
     if (t >= a.n) return;
+    const int nh = static_cast<int>(d_min<int64_t>(kOutHeads, a.H - h0));
     const TokenRows tr = token_rows(a, t);
-    float* e = a.scores + ((t - t0) * a.H + h) * a.lmax;
-    const float sink = d_f32(a.sinks, h);
-    // m = max(sink, s_0, s_1, ...) with std::max's NaN rule (a NaN score never wins).
-    float mx = -INFINITY;
-    for (int64_t j = tid; j < tr.L; j += blockDim.x) mx = mx < e[j] ? e[j] : mx;
-    red[tid] = mx;
-    __syncthreads();
-    for (int w = kAttnThreads / 2; w > 0; w >>= 1) {
-        if (tid < w) red[tid] = red[tid] < red[tid + w] ? red[tid + w] : red[tid];
+    // Per head: m = max(sink, s_j) with std::max's NaN rule (a NaN score never wins), then
+    // e_j = e^{s_j − m} in place and den = e^{sink − m} + Σ e_j (rows ascending, one thread).
+    for (int hh = 0; hh < nh; ++hh) {
+        const float* e = a.scores + ((t - t0) * a.H + h0 + hh) * a.lmax;
+        float mx = -INFINITY;
+        for (int64_t j = tid; j < tr.L; j += blockDim.x) mx = mx < e[j] ? e[j] : mx;
+        red[tid] = mx;
+        __syncthreads();
+        for (int w = kAttnThreads / 2; w > 0; w >>= 1) {
+            if (tid < w) red[tid] = red[tid] < red[tid + w] ? red[tid + w] : red[tid];
+            __syncthreads();
+        }
+        if (tid == 0) {
+            const float sink = d_f32(a.sinks, h0 + hh);
+            s_m[hh] = sink < red[0] ? red[0] : sink;  // a NaN sink stays (std::max(sink, ...))
+        }
         __syncthreads();
     }
-    if (tid == 0) s_m = sink < red[0] ? red[0] : sink;  // a NaN sink stays (std::max(sink, ...))
-    __syncthreads();
-    const float m = s_m;
-    for (int64_t j = tid; j < tr.L; j += blockDim.x) e[j] = d_exp_cr(__fsub_rn(e[j], m));
-    __syncthreads();
-    if (tid == 0) {
-        float sum = 0.0f;
-        for (int64_t j = 0; j < tr.L; ++j) sum = __fadd_rn(sum, e[j]);
-        s_inv = __fdiv_rn(1.0f, __fadd_rn(d_exp_cr(__fsub_rn(sink, m)), sum));
+    for (int hh = 0; hh < nh; ++hh) {
+        float* e = a.scores + ((t - t0) * a.H + h0 + hh) * a.lmax;
+        const float m = s_m[hh];
+        for (int64_t j = tid; j < tr.L; j += blockDim.x) e[j] = d_exp_cr(__fsub_rn(e[j], m));
     }
     __syncthreads();
-    const float inv = s_inv;
-    for (int64_t i = tid; i < a.hd; i += blockDim.x) {
-        float acc = 0.0f;
+    if (tid < nh) {
+        const float* e = a.scores + ((t - t0) * a.H + h0 + tid) * a.lmax;
+        float sum = 0.0f;
+        for (int64_t j = 0; j < tr.L; ++j) sum = __fadd_rn(sum, e[j]);
+        s_inv[tid] = __fdiv_rn(1.0f, __fadd_rn(d_exp_cr(__fsub_rn(d_f32(a.sinks, h0 + tid), s_m[tid])), sum));
+    }
+    // Σ_j e_j·v_j per (head, dimension), rows ascending; row weights and addresses staged per
+    // chunk so the loop has only the row-element loads, which are independent of the sums.
+    float acc[kOutHeads][kOutDims];
+#pragma unroll
+    for (int hh = 0; hh < kOutHeads; ++hh)
+#pragma unroll
+        for (int m = 0; m < kOutDims; ++m) acc[hh][m] = 0.0f;
+    for (int64_t j0 = 0; j0 < tr.L; j0 += kOutRows) {
+        const int len = static_cast<int>(d_min<int64_t>(kOutRows, tr.L - j0));
+        __syncthreads();  // the previous chunk's readers are done
+        for (int j = tid; j < len; j += blockDim.x) {
+            sp[j] = row_ptr(a, t, j0 + j, tr.n_raw, tr.raw_start);
+#pragma unroll
+            for (int hh = 0; hh < kOutHeads; ++hh)
+                se[hh][j] = hh < nh ? a.scores[((t - t0) * a.H + h0 + hh) * a.lmax + j0 + j] : 0.0f;
+        }
+        __syncthreads();
 #pragma unroll 4
-        for (int64_t j = 0; j < tr.L; ++j) acc = __fadd_rn(acc, __fmul_rn(e[j], row_ptr(a, t, j, tr.n_raw, tr.raw_start)[i]));
-        *d_f32_ptr(a.out, i, h, t) = __fmul_rn(acc, inv);
+        for (int j = 0; j < len; ++j) {
+            const float* row = sp[j];
+#pragma unroll
+            for (int m = 0; m < kOutDims; ++m) {
+                const int64_t i = tid + int64_t(m) * kAttnThreads;
+                if (i >= a.hd) break;
+                const float v = row[i];
+#pragma unroll
+                for (int hh = 0; hh < kOutHeads; ++hh) acc[hh][m] = __fadd_rn(acc[hh][m], __fmul_rn(se[hh][j], v));
+            }
+        }
+    }
+    __syncthreads();  // s_inv
+#pragma unroll
+    for (int m = 0; m < kOutDims; ++m) {
+        const int64_t i = tid + int64_t(m) * kAttnThreads;
+        if (i >= a.hd) break;
+#pragma unroll
+        for (int hh = 0; hh < kOutHeads; ++hh)
+            if (hh < nh) *d_f32_ptr(a.out, i, h0 + hh, t) = __fmul_rn(acc[hh][m], s_inv[hh]);
     }
 }
 
@@ -365,7 +414,8 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
         const dim3 grid(static_cast<unsigned>(g.B * g.HGc), static_cast<unsigned>(g.S));
         attention_scores_kernel<<<grid, kAttnThreads, 0, ctx.stream>>>(a, t0);
         if (auto st = launch_status("attention scores"); !st.ok()) return st;
-        attention_output_kernel<<<static_cast<unsigned>(g.B * g.H), kAttnThreads, 0, ctx.stream>>>(a, t0);
+        const int64_t out_blocks = g.B * ((g.H + kOutHeads - 1) / kOutHeads);
+        attention_output_kernel<<<static_cast<unsigned>(out_blocks), kAttnThreads, 0, ctx.stream>>>(a, t0);
         if (auto st = launch_status("attention output"); !st.ok()) return st;
     }
     return {};

@@ -376,7 +376,7 @@ __device__ void tile(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int
             }
         } else if (row_live) {
             const int e8 = lane & 7, slot = lane >> 3;
-            for (int u = 0; u < units; ++u) {
+            auto unit = [&](int u, bool tail) {
                 const int64_t k = k0 + int64_t(kUnit) * u;
                 float v[2];
                 if constexpr (kQuantized<WT>) {
@@ -393,10 +393,16 @@ __device__ void tile(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int
                     const float* x = acts.f + xrow[t] * acts.ld + k;
                     // Elements past `in` (the last unit of a row not a multiple of 16) are
                     // skipped like dot_f32_f32's tail: nothing is added for them.
-                    if (k + e8 < in) acc[t] = acc[t] + v[0] * x[e8];
-                    if (k + e8 + 8 < in) acc[t] = acc[t] + v[1] * x[e8 + 8];
+                    if (!tail || k + e8 < in) acc[t] = acc[t] + v[0] * x[e8];
+                    if (!tail || k + e8 + 8 < in) acc[t] = acc[t] + v[1] * x[e8 + 8];
                 }
-            }
+            };
+            // Whole units without bounds tests, unrolled so that the loads of several units are
+            // in flight ahead of the (sequential) adds; then the row's partial last unit.
+            const int full = static_cast<int>((in - k0) / kUnit < units ? (in - k0) / kUnit : units);
+#pragma unroll 8
+            for (int u = 0; u < full; ++u) unit(u, false);
+            for (int u = full; u < units; ++u) unit(u, true);
         }
     }
     if constexpr (kBlockTerms) {
