@@ -105,9 +105,14 @@ ds4_status* device_open(void*, uint32_t index, const ds4_option* options, uint32
     bool graphs = true;
     if (const char* env = std::getenv("DS4_GPU_GRAPHS"); env && *env && !parse_switch(env, &graphs))
         return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("DS4_GPU_GRAPHS='") + env + "' is not 0 or 1");
-    bool profile = false;
-    if (const char* env = std::getenv("DS4_GPU_PROFILE"); env && *env && !parse_switch(env, &profile))
-        return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("DS4_GPU_PROFILE='") + env + "' is not 0 or 1");
+    int profile = 0;  // 0 off, 1 per node, 2 per node and per kernel
+    auto parse_level = [](const char* v, int* out) {
+        if (std::strcmp(v, "0") != 0 && std::strcmp(v, "1") != 0 && std::strcmp(v, "2") != 0) return false;
+        *out = v[0] - '0';
+        return true;
+    };
+    if (const char* env = std::getenv("DS4_GPU_PROFILE"); env && *env && !parse_level(env, &profile))
+        return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("DS4_GPU_PROFILE='") + env + "' is not 0, 1 or 2");
     for (uint32_t i = 0; i < n_options; ++i) {
         const char* key = options[i].key ? options[i].key : "";
         const char* value = options[i].value ? options[i].value : "";
@@ -117,8 +122,8 @@ ds4_status* device_open(void*, uint32_t index, const ds4_option* options, uint32
             if (!parse_switch(value, &graphs))
                 return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("option graphs: '") + value + "' is not 0 or 1");
         } else if (std::strcmp(key, "profile") == 0) {
-            if (!parse_switch(value, &profile))
-                return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("option profile: '") + value + "' is not 0 or 1");
+            if (!parse_level(value, &profile))
+                return make_status(DS4_ERR_INVALID_ARGUMENT, std::string("option profile: '") + value + "' is not 0, 1 or 2");
         } else if (std::strcmp(key, "threads") == 0) {
             // Accepted for config compatibility with cpu-ref: GPU work does not use host threads.
         } else {
@@ -131,7 +136,7 @@ ds4_status* device_open(void*, uint32_t index, const ds4_option* options, uint32
     dev->index = static_cast<int>(index);
     dev->fault = fault;
     dev->graphs = graphs && !profile;
-    if (profile) dev->profile = std::make_unique<Profile>();
+    if (profile) dev->profile = std::make_unique<Profile>(profile);
     auto fail = [&](const char* what, gpuError_t e) {
         (void)gpuGetLastError();
         device_close(dev.release());

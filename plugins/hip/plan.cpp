@@ -106,7 +106,10 @@ DTensor dtensor(const ds4_tensor* t) {
     return d;
 }
 
+void profile_mark_kernel(const char* what);  // profile.cpp
+
 KernelStatus launch_status(const char* what) {
+    profile_mark_kernel(what);
     gpuError_t e = gpuGetLastError();
     if (e == gpuSuccess) return {};
     return {DS4_ERR_INTERNAL, cat(what, ": kernel launch failed: ", gpuGetErrorString(e))};
@@ -203,6 +206,7 @@ EnqueueError enqueue_plan(ds4_plan* plan) {
     for (size_t i = 0; i < plan->nodes.size(); ++i) {
         const ds4_node& node = plan->nodes[i];
         ctx.node = static_cast<int32_t>(i);
+        if (profile) Profile::set_current(profile, dev->stream, node.op);
         try {
             KernelStatus st = plan->ops[i]->run(node, ctx);
             if (!st.ok()) return {make_status(st.code, node_prefix(static_cast<uint32_t>(i), node.op) + st.message)};
@@ -213,6 +217,7 @@ EnqueueError enqueue_plan(ds4_plan* plan) {
         }
         if (profile) profile->mark_node(i, dev->stream);
     }
+    Profile::set_current(nullptr, nullptr, 0);
     if (gpuError_t e = gpuMemcpyAsync(dev->err_host, dev->err, sizeof(DeviceError), gpuMemcpyDeviceToHost, dev->stream);
         e != gpuSuccess)
         return {nullptr, e};

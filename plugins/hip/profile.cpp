@@ -35,6 +35,7 @@ std::string node_key(const ds4_node& node) {
 
 Profile::~Profile() {
     for (gpuEvent_t e : events_) gpuEventDestroy(e);
+    for (gpuEvent_t e : kpool_) gpuEventDestroy(e);
 }
 
 bool Profile::prepare(size_t n_nodes) {
@@ -49,8 +50,54 @@ bool Profile::prepare(size_t n_nodes) {
     return true;
 }
 
-void Profile::mark_start(gpuStream_t s) { gpuEventRecord(events_[0], s); }
-void Profile::mark_node(size_t i, gpuStream_t s) { gpuEventRecord(events_[i + 1], s); }
+namespace {
+thread_local Profile* t_profile = nullptr;
+thread_local gpuStream_t t_stream = nullptr;
+thread_local uint32_t t_op = 0;
+}  // namespace
+
+void Profile::set_current(Profile* p, gpuStream_t s, uint32_t op) {
+    t_profile = p;
+    t_stream = s;
+    t_op = op;
+}
+
+bool Profile::grab(gpuEvent_t* e) {
+    if (kpool_used_ == kpool_.size()) {
+        gpuEvent_t n = nullptr;
+        if (gpuEventCreate(&n) != gpuSuccess) {
+            (void)gpuGetLastError();
+            return false;
+        }
+        kpool_.push_back(n);
+    }
+    *e = kpool_[kpool_used_++];
+    return true;
+}
+
+void Profile::mark_start(gpuStream_t s) {
+    gpuEventRecord(events_[0], s);
+    kmarks_.clear();
+    node_first_kmark_.clear();
+    kpool_used_ = 0;
+    if (level_ >= 2) node_first_kmark_.push_back(0);
+}
+void Profile::mark_node(size_t i, gpuStream_t s) {
+    gpuEventRecord(events_[i + 1], s);
+    if (level_ >= 2) node_first_kmark_.push_back(kmarks_.size());
+}
+
+void Profile::mark_kernel(const char* what) {
+    gpuEvent_t e = nullptr;
+    if (level_ < 2 || !grab(&e)) return;
+    gpuEventRecord(e, t_stream);
+    kmarks_.emplace_back(e, std::string(op_name(t_op)) + ": " + what);
+}
+
+// Called by launch_status() after every kernel launch of an op.
+void profile_mark_kernel(const char* what) {
+    if (t_profile) t_profile->mark_kernel(what);
+}
 
 void Profile::collect(const void* plan, const std::vector<ds4_node>& nodes) {
     PlanStat& p = plans_[plan];
@@ -66,6 +113,24 @@ void Profile::collect(const void* plan, const std::vector<ds4_node>& nodes) {
         s.ms += ms;
         ++s.count;
         p.ms += ms;
+    }
+    // Kernel marks: each timed from the previous mark of its node (or the node's start).
+    if (level_ >= 2 && node_first_kmark_.size() == nodes.size() + 1) {
+        ++kernel_submits_;
+        for (size_t i = 0; i < nodes.size(); ++i) {
+            gpuEvent_t prev = events_[i];
+            for (size_t m = node_first_kmark_[i]; m < node_first_kmark_[i + 1]; ++m) {
+                float ms = 0;
+                if (gpuEventElapsedTime(&ms, prev, kmarks_[m].first) == gpuSuccess) {
+                    Stat& s = by_kernel_[kmarks_[m].second];
+                    s.ms += ms;
+                    ++s.count;
+                } else {
+                    (void)gpuGetLastError();
+                }
+                prev = kmarks_[m].first;
+            }
+        }
     }
 }
 
@@ -83,6 +148,18 @@ std::string Profile::report() const {
             std::snprintf(line, sizeof line, "  %9.1f us/submit %5.1f%%  %6.1f us x %5.1f  %s\n", per_submit_us,
                           100.0 * s.ms / p.ms, 1000.0 * s.ms / double(s.count), double(s.count) / double(p.submits),
                           key.c_str());
+            out += line;
+        }
+    }
+    if (!by_kernel_.empty()) {
+        std::snprintf(line, sizeof line, "gpu profile: kernels (all plans, %llu submits), from the previous launch of the same node\n",
+                      static_cast<unsigned long long>(kernel_submits_));
+        out += line;
+        std::vector<std::pair<std::string, Stat>> rows(by_kernel_.begin(), by_kernel_.end());
+        std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+        for (const auto& [key, s] : rows) {
+            std::snprintf(line, sizeof line, "  %10.1f us total %8.1f us x %7llu  %s\n", 1000.0 * s.ms, 1000.0 * s.ms / double(s.count),
+                          static_cast<unsigned long long>(s.count), key.c_str());
             out += line;
         }
     }

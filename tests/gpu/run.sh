@@ -75,13 +75,14 @@ dump() {
 step dump "first differing nodes, cuda vs cpu-ref" dump
 step bench "benchmark (full-width q2)" env OUT="$O" tests/bench/run_gpu_bench.sh "$C/bin"
 # Where a prefill chunk and a decode step spend their time (eager launches with an event per
-# node: absolute times are a little above the graph-replayed bench).
+# node and after every kernel launch: absolute times are a little above the graph-replayed bench).
 profile() {
   local model=${BENCH_MODEL:-/tmp/ds4-bench-full-4l-q2.gguf}
   [ -s "$model" ] || { echo "profile: $model missing (run the bench step first)"; return 1; }
-  DS4_GPU_PROFILE=1 "$C/bin/ds4-bench" -m "$model" --config configs/cuda.yaml --ctx-start 4096 --ctx-max 4096 \
+  DS4_GPU_PROFILE=2 "$C/bin/ds4-bench" -m "$model" --config configs/cuda.yaml --ctx-start 4096 --ctx-max 4096 \
     --gen-tokens 8 > "$O/profile-bench.txt" 2> "$O/profile.txt" || return 1
-  grep -A 40 "gpu profile" "$O/profile.txt"
+  grep -A 40 "gpu profile: plan" "$O/profile.txt"
+  sed -n '/gpu profile: kernels/,$p' "$O/profile.txt" | head -n 40
 }
 step profile "per-node profile (4-layer q2, 4k)" profile
 # Per-kernel decode time with Nsight Systems when the machine has it: two traced runs that
