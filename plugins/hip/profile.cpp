@@ -116,13 +116,12 @@ void Profile::collect(const void* plan, const std::vector<ds4_node>& nodes) {
     }
     // Kernel marks: each timed from the previous mark of its node (or the node's start).
     if (level_ >= 2 && node_first_kmark_.size() == nodes.size() + 1) {
-        ++kernel_submits_;
         for (size_t i = 0; i < nodes.size(); ++i) {
             gpuEvent_t prev = events_[i];
             for (size_t m = node_first_kmark_[i]; m < node_first_kmark_[i + 1]; ++m) {
                 float ms = 0;
                 if (gpuEventElapsedTime(&ms, prev, kmarks_[m].first) == gpuSuccess) {
-                    Stat& s = by_kernel_[kmarks_[m].second];
+                    Stat& s = p.by_kernel[kmarks_[m].second];
                     s.ms += ms;
                     ++s.count;
                 } else {
@@ -150,16 +149,13 @@ std::string Profile::report() const {
                           key.c_str());
             out += line;
         }
-    }
-    if (!by_kernel_.empty()) {
-        std::snprintf(line, sizeof line, "gpu profile: kernels (all plans, %llu submits), from the previous launch of the same node\n",
-                      static_cast<unsigned long long>(kernel_submits_));
-        out += line;
-        std::vector<std::pair<std::string, Stat>> rows(by_kernel_.begin(), by_kernel_.end());
-        std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
-        for (const auto& [key, s] : rows) {
-            std::snprintf(line, sizeof line, "  %10.1f us total %8.1f us x %7llu  %s\n", 1000.0 * s.ms, 1000.0 * s.ms / double(s.count),
-                          static_cast<unsigned long long>(s.count), key.c_str());
+        if (p.by_kernel.empty()) continue;
+        out += "  kernels (each timed from the previous launch of its node):\n";
+        std::vector<std::pair<std::string, Stat>> krows(p.by_kernel.begin(), p.by_kernel.end());
+        std::sort(krows.begin(), krows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+        for (const auto& [key, s] : krows) {
+            std::snprintf(line, sizeof line, "  %9.1f us/submit  %6.1f us x %5.1f  %s\n", 1000.0 * s.ms / double(p.submits),
+                          1000.0 * s.ms / double(s.count), double(s.count) / double(p.submits), key.c_str());
             out += line;
         }
     }

@@ -43,6 +43,7 @@ private:
         uint64_t submits = 0;
         double ms = 0;
         std::map<std::string, Stat> by_key;
+        std::map<std::string, Stat> by_kernel;  // level 2
     };
     bool grab(gpuEvent_t* e);
     int level_;
@@ -55,8 +56,7 @@ private:
     std::vector<size_t> node_first_kmark_;
     std::vector<gpuEvent_t> kpool_;
     size_t kpool_used_ = 0;
-    std::map<std::string, Stat> by_kernel_;
-    uint64_t kernel_submits_ = 0;
+
 };
 
 }  // namespace ds4::gpu

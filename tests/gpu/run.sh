@@ -17,7 +17,7 @@ mkdir -p "$BLD/tests/reference" "$BLD/tests/model" "$BLD/lib"; ln -sfn "$C/lib/d
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$O/device.txt"
 status=0
 # GPU_STEPS picks steps by key (default: all of them).
-STEPS=" ${GPU_STEPS:-conformance submit reference invariants official dump bench profile kernels gpumatvec cpubench} "
+STEPS=" ${GPU_STEPS:-conformance submit reference invariants official dump sanitize bench profile kernels gpumatvec cpubench} "
 step() {
   local key=$1 title=$2; shift 2
   [[ "$STEPS" == *" $key "* ]] || return 0
@@ -73,6 +73,22 @@ dump() {
   done
 }
 step dump "first differing nodes, cuda vs cpu-ref" dump
+# compute-sanitizer memcheck (out-of-bounds and misaligned accesses, leaks of device errors)
+# over the small conformance cases of every kernel family and a tiny-model prefill + decode.
+sanitize() {
+  local cs=${COMPUTE_SANITIZER:-$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)}
+  [ -x "$cs" ] || { echo "compute-sanitizer not found: skipped"; return 0; }
+  env DS4_CONFORMANCE_PLUGIN="$CUDA_SO" DS4_CONFORMANCE_REFERENCE="$CPU_SO" DS4_GPU_GRAPHS=0 \
+    "$cs" --tool memcheck --error-exitcode 9 --print-limit 20 "$C/bin/test_ops_conformance" --gtest_brief=1 \
+    --gtest_filter='GetRows.EveryWeightType:Matmul.OddShapes*:MatmulId.EveryWeightTypeSmall:MatmulId.ManyPairsPrefill:Unary.EveryKind:SumRows.OddAndLongRows:RmsNorm.*:Softmax.*:HcPre.TinyShapes:MoeRouter.*Tiny:MoeFfn.EveryWeightTypeTiny:Tier1Compressor.TinyShapes:Tier1IndexerTopk.TinyShapes:Tier1Attention.TinyShapes:QuantSim.*:RopeTail.*' \
+    2>&1 | tail -n 8 || return 1
+  [ "${PIPESTATUS[0]}" = 0 ] || return 1
+  DS4_GPU_GRAPHS=0 "$cs" --tool memcheck --error-exitcode 9 --print-limit 20 "$C/bin/ds4" -m /tmp/tiny-q2.gguf --backend cuda \
+    --numerics official --ctx 512 -p "hello there, how are you today?" -n 8 --temp 0 \
+    2>&1 | grep -E "ERROR SUMMARY|Invalid|out of bounds" | head -n 8
+  return "${PIPESTATUS[0]}"
+}
+step sanitize "compute-sanitizer memcheck" sanitize
 step bench "benchmark (full-width q2)" env OUT="$O" tests/bench/run_gpu_bench.sh "$C/bin"
 # Where a prefill chunk and a decode step spend their time (eager launches with an event per
 # node and after every kernel launch: absolute times are a little above the graph-replayed bench).
@@ -81,8 +97,7 @@ profile() {
   [ -s "$model" ] || { echo "profile: $model missing (run the bench step first)"; return 1; }
   DS4_GPU_PROFILE=2 "$C/bin/ds4-bench" -m "$model" --config configs/cuda.yaml --ctx-start 4096 --ctx-max 4096 \
     --gen-tokens 8 > "$O/profile-bench.txt" 2> "$O/profile.txt" || return 1
-  grep -A 40 "gpu profile: plan" "$O/profile.txt"
-  sed -n '/gpu profile: kernels/,$p' "$O/profile.txt" | head -n 40
+  grep -v "^loading" "$O/profile.txt" | head -n 150
 }
 step profile "per-node profile (4-layer q2, 4k)" profile
 # Per-kernel decode time with Nsight Systems when the machine has it: two traced runs that
