@@ -310,8 +310,17 @@ __global__ void __launch_bounds__(kAttnThreads) attention_output_kernel(Args a, 
     __syncthreads();
     if (tid < nh) {
         const float* e = a.scores + ((t - t0) * a.H + h0 + tid) * a.lmax;
+        // Rows ascending; 16 loads issued ahead of their adds (the sum itself stays sequential).
         float sum = 0.0f;
-        for (int64_t j = 0; j < tr.L; ++j) sum = __fadd_rn(sum, e[j]);
+        int64_t j = 0;
+        for (; j + 16 <= tr.L; j += 16) {
+            float v[16];
+#pragma unroll
+            for (int q = 0; q < 16; ++q) v[q] = e[j + q];
+#pragma unroll
+            for (int q = 0; q < 16; ++q) sum = __fadd_rn(sum, v[q]);
+        }
+        for (; j < tr.L; ++j) sum = __fadd_rn(sum, e[j]);
         s_inv[tid] = __fdiv_rn(1.0f, __fadd_rn(d_exp_cr(__fsub_rn(d_f32(a.sinks, h0 + tid), s_m[tid])), sum));
     }
     // Σ_j e_j·v_j per (head, dimension), rows ascending; row weights and addresses staged per

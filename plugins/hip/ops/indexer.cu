@@ -67,20 +67,15 @@ __global__ void report_kernel(DTensor pos, int64_t ratio, const RankSlot* slot, 
     d_report(err, kErrRowIndex, node, static_cast<int32_t>(*slot % 2 == 0 ? pt : (pt + 1) / ratio), t);
 }
 
-// One thread per (token, head): RoPE of the head's tail at the token's position, then QAT.
-__global__ void rope_qat_kernel(float* q, DTensor pos, int64_t n, int64_t H, int64_t hd, int n_rot, bool qat,
-                                RopeFreqs freq, const DeviceError* err) {
+// One thread per (token, head, rotated pair): RoPE of the head's tail at the token's position.
+__global__ void rope_kernel(float* q, DTensor pos, int64_t n, int64_t H, int64_t hd, int n_rot, RopeFreqs freq,
+                            const DeviceError* err) {
     if (d_failed(err)) return;
-    for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n * H; e += int64_t(gridDim.x) * blockDim.x) {
-        float* head = q + e * hd;
-        const int64_t pt = d_i32(pos, e / H);
-        for (int k = 0; k < n_rot / 2; ++k) d_rope_pair(head + hd - n_rot + 2 * k, pt, freq.f[k]);
-        if (qat) {
-            float v[128];
-            for (int i = 0; i < 128; ++i) v[i] = head[i];
-            d_indexer_qat_row(v);
-            for (int i = 0; i < 128; ++i) head[i] = v[i];
-        }
+    const int pairs = n_rot / 2;
+    for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n * H * pairs; e += int64_t(gridDim.x) * blockDim.x) {
+        const int64_t row = e / pairs;
+        const int k = static_cast<int>(e % pairs);
+        d_rope_pair(q + row * hd + hd - n_rot + 2 * k, d_i32(pos, row / H), freq.f[k]);
     }
 }
 
@@ -309,8 +304,12 @@ KernelStatus run_indexer_topk(const ds4_node& node, KernelContext& ctx) {
         return st;
     RopeFreqs freq{};
     rope_frequencies(p.rope, &freq);
-    rope_qat_kernel<<<blocks_for(n * H, 64), 64, 0, ctx.stream>>>(q, pos, n, H, hd, static_cast<int>(p.rope.n_rot), p.qat != 0, freq, ctx.err);
-    if (auto st = launch_status("indexer rope/qat"); !st.ok()) return st;
+    rope_kernel<<<blocks_for(n * H * (p.rope.n_rot / 2)), kThreads, 0, ctx.stream>>>(q, pos, n, H, hd,
+                                                                                   static_cast<int>(p.rope.n_rot), freq, ctx.err);
+    if (auto st = launch_status("indexer rope"); !st.ok()) return st;
+    // The QAT of every query head (hd = 128 when qat is on: checked).
+    if (p.qat)
+        if (auto st = indexer_qat_rows(q, n * H, ctx.err, ctx.stream); !st.ok()) return st;
 
     // Score tiles: enough blocks to fill the device at decode, each striding over the rows.
     const int64_t tiles = (cap + kTileRows - 1) / kTileRows;

@@ -111,6 +111,21 @@ __global__ void f16_round_kernel(DTensor x, DTensor d, int64_t n) {
 
 }  // namespace
 
+KernelStatus indexer_qat_rows(float* rows, int64_t n_rows, const DeviceError* err, gpuStream_t stream) {
+    (void)err;
+    DTensor v{};
+    v.data = reinterpret_cast<uint8_t*>(rows);
+    v.ne[0] = 128;
+    v.ne[1] = n_rows;
+    v.ne[2] = v.ne[3] = 1;
+    v.nb[0] = 4;
+    v.nb[1] = 128 * 4;
+    v.nb[2] = v.nb[3] = v.nb[1] * n_rows;
+    v.type = DS4_TYPE_F32;
+    indexer_qat_kernel<<<blocks_for(n_rows, kSimThreads / 32), kSimThreads, 0, stream>>>(v, v, n_rows);
+    return launch_status("indexer qat");
+}
+
 KernelStatus run_quant_sim(const ds4_node& node, KernelContext& ctx) {
     ds4_params_quant_sim p;
     read_params(node, &p);
