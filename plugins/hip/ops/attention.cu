@@ -10,9 +10,9 @@
 //      rows oldest first, then visible compressed rows ascending), tiles of 32 rows staged in
 //      shared memory; s_j = (q·k_j, one accumulator in dimension order)·scale into scratch;
 //   4. per (token, head): m = max(sink, s_j) (a max is exact in any order), e_j = e^{s_j−m},
-//      Σ e_j rows ascending by one thread, den = e^{sink−m} + Σ; then one thread per (group of
-//      4 heads, output dimension) accumulates e_j·v_j over the rows in ascending order (no
-//      splits: the order of the sum is cpu-ref's), o = acc·(1/den).
+//      Σ e_j rows ascending by one thread, den = e^{sink−m} + Σ; then one thread per output
+//      dimension accumulates e_j·v_j over the rows in ascending order (no splits: the order of
+//      the sum is cpu-ref's), o = acc·(1/den).
 // Tokens are processed in batches so the score scratch stays bounded at long contexts. Launch
 // dimensions come from shapes (window, k or cap); work past a token's actual row count (read
 // from device positions) is skipped, so a captured plan replays correctly.
@@ -77,7 +77,7 @@ Geometry geometry_of(const ds4_node& node, const ds4_params_attention& p) {
 }
 
 struct Layout {
-    uint64_t list, count, scores, inv, rank, total;
+    uint64_t list, count, scores, rank, total;
 };
 
 Layout layout_of(const Geometry& g) {
@@ -85,8 +85,7 @@ Layout layout_of(const Geometry& g) {
     l.list = 0;
     l.count = align_up(g.has_sel ? uint64_t(g.n * g.k) * 4 : 0);
     l.scores = l.count + align_up(g.has_sel ? uint64_t(g.n) * 4 : 0);
-    l.inv = l.scores + align_up(uint64_t(g.B * g.H * g.lmax) * 4);
-    l.rank = l.inv + align_up(uint64_t(g.B * g.H) * 4);
+    l.rank = l.scores + align_up(uint64_t(g.B * g.H * g.lmax) * 4);
     l.total = l.rank + align_up(sizeof(RankSlot));
     return l;
 }
@@ -99,8 +98,7 @@ struct Args {
     int64_t n, H, hd, HG, HGc, S, R, k, kpad, lmax;
     int32_t* list;
     int32_t* count;
-    float* scores;  // [B][H][lmax] of the current token batch (then the softmax numerators)
-    float* inv;     // [B][H]: 1 / softmax denominator
+    float* scores;  // [B][H][lmax] of the current token batch
     RankSlot* rank;
     DeviceError* err;
     int32_t node;
@@ -268,33 +266,50 @@ __global__ void __launch_bounds__(kAttnThreads) attention_scores_kernel(Args a, 
     }
 }
 
-// Softmax with the sink for tokens t0 .. t0+B-1: grid (B·H), one block per (token, head).
-// m = max(sink, s_j) with std::max's NaN rule (a NaN score never wins), e_j = e^{s_j − m} in
-// place, inv = 1 / (e^{sink − m} + Σ e_j) with the sum rows ascending by one thread.
-__global__ void __launch_bounds__(kAttnThreads) attention_softmax_kernel(Args a, int64_t t0) {
+// Softmax with the sink and Σ e·v for tokens t0 .. t0+B-1: grid (B·ceil(H/kOutHeads)), one
+// block per (token, group of kOutHeads heads), so every row element loaded serves all of them.
+constexpr int kOutHeads = 4;
+constexpr int kOutRows = 256;  // rows whose weights and addresses are staged at a time
+constexpr int kOutDims = 4;    // output dimensions per thread: hd ≤ kOutDims·kAttnThreads
+
+__global__ void __launch_bounds__(kAttnThreads) attention_output_kernel(Args a, int64_t t0) {
     if (d_failed(a.err)) return;
     __shared__ float red[kAttnThreads];
-    __shared__ float s_m;
+    __shared__ float s_m[kOutHeads], s_inv[kOutHeads];
+    __shared__ float se[kOutHeads][kOutRows];
+    __shared__ const float* sp[kOutRows];
     const int tid = threadIdx.x;
-    const int64_t t = t0 + blockIdx.x / a.H, h = blockIdx.x % a.H;
+    const int64_t HGo = (a.H + kOutHeads - 1) / kOutHeads;
+    const int64_t t = t0 + blockIdx.x / HGo, h0 = (blockIdx.x % HGo) * kOutHeads;
     if (t >= a.n) return;
+    const int nh = static_cast<int>(d_min<int64_t>(kOutHeads, a.H - h0));
     const TokenRows tr = token_rows(a, t);
-    float* e = a.scores + ((t - t0) * a.H + h) * a.lmax;
-    const float sink = d_f32(a.sinks, h);
-    float mx = -INFINITY;
-    for (int64_t j = tid; j < tr.L; j += blockDim.x) mx = mx < e[j] ? e[j] : mx;
-    red[tid] = mx;
-    __syncthreads();
-    for (int w = kAttnThreads / 2; w > 0; w >>= 1) {
-        if (tid < w) red[tid] = red[tid] < red[tid + w] ? red[tid + w] : red[tid];
+    // Per head: m = max(sink, s_j) with std::max's NaN rule (a NaN score never wins), then
+    // e_j = e^{s_j − m} in place and den = e^{sink − m} + Σ e_j (rows ascending, one thread).
+    for (int hh = 0; hh < nh; ++hh) {
+        const float* e = a.scores + ((t - t0) * a.H + h0 + hh) * a.lmax;
+        float mx = -INFINITY;
+        for (int64_t j = tid; j < tr.L; j += blockDim.x) mx = mx < e[j] ? e[j] : mx;
+        red[tid] = mx;
+        __syncthreads();
+        for (int w = kAttnThreads / 2; w > 0; w >>= 1) {
+            if (tid < w) red[tid] = red[tid] < red[tid + w] ? red[tid + w] : red[tid];
+            __syncthreads();
+        }
+        if (tid == 0) {
+            const float sink = d_f32(a.sinks, h0 + hh);
+            s_m[hh] = sink < red[0] ? red[0] : sink;  // a NaN sink stays (std::max(sink, ...))
+        }
         __syncthreads();
     }
-    if (tid == 0) s_m = sink < red[0] ? red[0] : sink;  // a NaN sink stays (std::max(sink, ...))
+    for (int hh = 0; hh < nh; ++hh) {
+        float* e = a.scores + ((t - t0) * a.H + h0 + hh) * a.lmax;
+        const float m = s_m[hh];
+        for (int64_t j = tid; j < tr.L; j += blockDim.x) e[j] = d_exp_cr(__fsub_rn(e[j], m));
+    }
     __syncthreads();
-    const float m = s_m;
-    for (int64_t j = tid; j < tr.L; j += blockDim.x) e[j] = d_exp_cr(__fsub_rn(e[j], m));
-    __syncthreads();
-    if (tid == 0) {
+    if (tid < nh) {
+        const float* e = a.scores + ((t - t0) * a.H + h0 + tid) * a.lmax;
         // Rows ascending; 16 loads issued ahead of their adds (the sum itself stays sequential).
         float sum = 0.0f;
         int64_t j = 0;
@@ -306,34 +321,15 @@ __global__ void __launch_bounds__(kAttnThreads) attention_softmax_kernel(Args a,
             for (int q = 0; q < 16; ++q) sum = __fadd_rn(sum, v[q]);
         }
         for (; j < tr.L; ++j) sum = __fadd_rn(sum, e[j]);
-        a.inv[(t - t0) * a.H + h] = __fdiv_rn(1.0f, __fadd_rn(d_exp_cr(__fsub_rn(sink, m)), sum));
+        s_inv[tid] = __fdiv_rn(1.0f, __fadd_rn(d_exp_cr(__fsub_rn(d_f32(a.sinks, h0 + tid), s_m[tid])), sum));
     }
-}
-
-// Σ_j e_j·v_j per (head, dimension), rows ascending, then ·inv: grid (B·ceil(H/kOutHeads),
-// ceil(hd/kOutDimsPerBlock)); a block serves kOutHeads heads (every row element loaded is used
-// kOutHeads times) and a slice of the dimensions, one per thread. Row weights and addresses
-// are staged per chunk; the row elements of kOutAhead rows are loaded before their adds.
-constexpr int kOutHeads = 4;
-constexpr int kOutRows = 256;          // rows whose weights and addresses are staged at a time
-constexpr int kOutDimsPerBlock = 128;  // = threads per block
-constexpr int kOutAhead = 16;
-
-__global__ void __launch_bounds__(kOutDimsPerBlock) attention_output_kernel(Args a, int64_t t0) {
-    if (d_failed(a.err)) return;
-    __shared__ float se[kOutHeads][kOutRows];
-    __shared__ const float* sp[kOutRows];
-    const int tid = threadIdx.x;
-    const int64_t HGo = (a.H + kOutHeads - 1) / kOutHeads;
-    const int64_t t = t0 + blockIdx.x / HGo, h0 = (blockIdx.x % HGo) * kOutHeads;
-    const int64_t i = int64_t(blockIdx.y) * kOutDimsPerBlock + tid;
-    if (t >= a.n) return;
-    const int nh = static_cast<int>(d_min<int64_t>(kOutHeads, a.H - h0));
-    const bool live = i < a.hd;
-    const TokenRows tr = token_rows(a, t);
-    float acc[kOutHeads];
+    // Σ_j e_j·v_j per (head, dimension), rows ascending; row weights and addresses staged per
+    // chunk so the loop has only the row-element loads, which are independent of the sums.
+    float acc[kOutHeads][kOutDims];
 #pragma unroll
-    for (int hh = 0; hh < kOutHeads; ++hh) acc[hh] = 0.0f;
+    for (int hh = 0; hh < kOutHeads; ++hh)
+#pragma unroll
+        for (int m = 0; m < kOutDims; ++m) acc[hh][m] = 0.0f;
     for (int64_t j0 = 0; j0 < tr.L; j0 += kOutRows) {
         const int len = static_cast<int>(d_min<int64_t>(kOutRows, tr.L - j0));
         __syncthreads();  // the previous chunk's readers are done
@@ -344,27 +340,28 @@ __global__ void __launch_bounds__(kOutDimsPerBlock) attention_output_kernel(Args
                 se[hh][j] = hh < nh ? a.scores[((t - t0) * a.H + h0 + hh) * a.lmax + j0 + j] : 0.0f;
         }
         __syncthreads();
-        if (!live) continue;
-        int j = 0;
-        for (; j + kOutAhead <= len; j += kOutAhead) {
-            float v[kOutAhead];
+#pragma unroll 4
+        for (int j = 0; j < len; ++j) {
+            const float* row = sp[j];
 #pragma unroll
-            for (int q = 0; q < kOutAhead; ++q) v[q] = sp[j + q][i];
+            for (int m = 0; m < kOutDims; ++m) {
+                const int64_t i = tid + int64_t(m) * kAttnThreads;
+                if (i >= a.hd) break;
+                const float v = row[i];
 #pragma unroll
-            for (int q = 0; q < kOutAhead; ++q)
-#pragma unroll
-                for (int hh = 0; hh < kOutHeads; ++hh) acc[hh] = __fadd_rn(acc[hh], __fmul_rn(se[hh][j + q], v[q]));
-        }
-        for (; j < len; ++j) {
-            const float v = sp[j][i];
-#pragma unroll
-            for (int hh = 0; hh < kOutHeads; ++hh) acc[hh] = __fadd_rn(acc[hh], __fmul_rn(se[hh][j], v));
+                for (int hh = 0; hh < kOutHeads; ++hh) acc[hh][m] = __fadd_rn(acc[hh][m], __fmul_rn(se[hh][j], v));
+            }
         }
     }
-    if (!live) return;
+    __syncthreads();  // s_inv
 #pragma unroll
-    for (int hh = 0; hh < kOutHeads; ++hh)
-        if (hh < nh) *d_f32_ptr(a.out, i, h0 + hh, t) = __fmul_rn(acc[hh], a.inv[(t - t0) * a.H + h0 + hh]);
+    for (int m = 0; m < kOutDims; ++m) {
+        const int64_t i = tid + int64_t(m) * kAttnThreads;
+        if (i >= a.hd) break;
+#pragma unroll
+        for (int hh = 0; hh < kOutHeads; ++hh)
+            if (hh < nh) *d_f32_ptr(a.out, i, h0 + hh, t) = __fmul_rn(acc[hh][m], s_inv[hh]);
+    }
 }
 
 }  // namespace
@@ -410,7 +407,6 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
     a.list = reinterpret_cast<int32_t*>(base + l.list);
     a.count = reinterpret_cast<int32_t*>(base + l.count);
     a.scores = reinterpret_cast<float*>(base + l.scores);
-    a.inv = reinterpret_cast<float*>(base + l.inv);
     a.rank = reinterpret_cast<RankSlot*>(base + l.rank);
     a.err = ctx.err;
     a.node = ctx.node;
@@ -427,11 +423,8 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
         const dim3 grid(static_cast<unsigned>(g.B * g.HGc), static_cast<unsigned>(g.S));
         attention_scores_kernel<<<grid, kAttnThreads, 0, ctx.stream>>>(a, t0);
         if (auto st = launch_status("attention scores"); !st.ok()) return st;
-        attention_softmax_kernel<<<static_cast<unsigned>(g.B * g.H), kAttnThreads, 0, ctx.stream>>>(a, t0);
-        if (auto st = launch_status("attention softmax"); !st.ok()) return st;
-        const dim3 out_grid(static_cast<unsigned>(g.B * ((g.H + kOutHeads - 1) / kOutHeads)),
-                            static_cast<unsigned>((g.hd + kOutDimsPerBlock - 1) / kOutDimsPerBlock));
-        attention_output_kernel<<<out_grid, kOutDimsPerBlock, 0, ctx.stream>>>(a, t0);
+        const int64_t out_blocks = g.B * ((g.H + kOutHeads - 1) / kOutHeads);
+        attention_output_kernel<<<static_cast<unsigned>(out_blocks), kAttnThreads, 0, ctx.stream>>>(a, t0);
         if (auto st = launch_status("attention output"); !st.ok()) return st;
     }
     return {};
