@@ -117,6 +117,29 @@ void sane_half(std::mt19937_64& rng, uint8_t* p) {
     std::memcpy(p, &h, 2);
 }
 
+// The scalar formula's dot of one quantized row, after checking that every kernel set gives
+// the same bits.
+float check_every_kernel_set(ds4_type t, const uint8_t* w, const uint8_t* x, int64_t n, int trial) {
+    float want = 0;
+    switch (t) {
+    case DS4_TYPE_Q8_0: want = spec_q8_0(w, x, n); break;
+    case DS4_TYPE_Q2_K: want = spec_q2_k(w, x, n); break;
+    case DS4_TYPE_Q4_K: want = spec_q4_k(w, x, n); break;
+    default: want = spec_iq2_xxs(w, x, n); break;
+    }
+    for (const DotKernels* k : kernel_sets()) {
+        float got = 0;
+        switch (t) {
+        case DS4_TYPE_Q8_0: got = k->q8_0(w, x, n); break;
+        case DS4_TYPE_Q2_K: got = k->q2_k(w, x, n); break;
+        case DS4_TYPE_Q4_K: got = k->q4_k(w, x, n); break;
+        default: got = k->iq2_xxs(w, x, n); break;
+        }
+        expect_same(want, got, ds4_type_name(t), k->name, n, trial);
+    }
+    return want;
+}
+
 TEST(DotKernels, InlineHalfConversionIsExact) {
     for (uint32_t h = 0; h < 65536; ++h)
         ASSERT_EQ(bits(f16_to_f32(uint16_t(h))), bits(f16_to_f32_inline(uint16_t(h)))) << std::hex << h;
@@ -154,23 +177,7 @@ TEST(DotKernels, IntegerDotsEqualTheScalarFormulasBitwise) {
                     if (kind == 3) std::fill(w.begin(), w.end(), uint8_t(t == DS4_TYPE_Q8_0 ? 0x80 : 0xFF));
                 }
             }
-            float want = 0;
-            switch (t) {
-            case DS4_TYPE_Q8_0: want = spec_q8_0(w.data(), x.data(), n); break;
-            case DS4_TYPE_Q2_K: want = spec_q2_k(w.data(), x.data(), n); break;
-            case DS4_TYPE_Q4_K: want = spec_q4_k(w.data(), x.data(), n); break;
-            default: want = spec_iq2_xxs(w.data(), x.data(), n); break;
-            }
-            for (const DotKernels* k : kernel_sets()) {
-                float got = 0;
-                switch (t) {
-                case DS4_TYPE_Q8_0: got = k->q8_0(w.data(), x.data(), n); break;
-                case DS4_TYPE_Q2_K: got = k->q2_k(w.data(), x.data(), n); break;
-                case DS4_TYPE_Q4_K: got = k->q4_k(w.data(), x.data(), n); break;
-                default: got = k->iq2_xxs(w.data(), x.data(), n); break;
-                }
-                expect_same(want, got, ds4_type_name(t), k->name, n, trial);
-            }
+            const float want = check_every_kernel_set(t, w.data(), x.data(), n, trial);
             expect_same(want, dot_row(t, w.data(), x.data(), n, ActQuant::Ds4), ds4_type_name(t), "dot_row", n, trial);
             if (HasFailure()) return;
         }
@@ -198,23 +205,7 @@ TEST(DotKernels, LongRowsEqualTheScalarFormulasBitwise) {
             std::vector<float> xf(static_cast<size_t>(n));
             for (auto& v : xf) v = nd(rng);
             ASSERT_TRUE(quantize_act(fmt, xf.data(), x.data(), n));
-            float want = 0;
-            switch (t) {
-            case DS4_TYPE_Q8_0: want = spec_q8_0(w.data(), x.data(), n); break;
-            case DS4_TYPE_Q2_K: want = spec_q2_k(w.data(), x.data(), n); break;
-            case DS4_TYPE_Q4_K: want = spec_q4_k(w.data(), x.data(), n); break;
-            default: want = spec_iq2_xxs(w.data(), x.data(), n); break;
-            }
-            for (const DotKernels* k : kernel_sets()) {
-                float got = 0;
-                switch (t) {
-                case DS4_TYPE_Q8_0: got = k->q8_0(w.data(), x.data(), n); break;
-                case DS4_TYPE_Q2_K: got = k->q2_k(w.data(), x.data(), n); break;
-                case DS4_TYPE_Q4_K: got = k->q4_k(w.data(), x.data(), n); break;
-                default: got = k->iq2_xxs(w.data(), x.data(), n); break;
-                }
-                expect_same(want, got, ds4_type_name(t), k->name, n, trial);
-            }
+            check_every_kernel_set(t, w.data(), x.data(), n, trial);
             if (HasFailure()) return;
         }
     for (int trial = 0; trial < 6; ++trial) {  // half rows: 16 Ki elements plus a tail
