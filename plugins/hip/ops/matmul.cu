@@ -13,8 +13,9 @@
 // integer atomics on the lists only; a pair's value does not depend on its group), then each
 // expert's tokens are tiled like a prefill. Launch shapes depend only on tensor shapes, never
 // on ids or other data, so plans can be captured into graphs.
-// The reduction order of every output is fixed (matvec.cuh): results are bit-identical run to
-// run and equal whatever the number of tokens.
+// The reduction order of every output is quant::dot_row's (matvec.cuh): results equal
+// cpu-ref's bit for bit, run to run and whatever the number of tokens. The same staging and
+// tiles serve the fused ops' projections and expert matmuls (rowdot.h).
 #include "common.cuh"
 #include "matvec.cuh"
 #include "ops.h"

@@ -2,14 +2,11 @@
 // activation formats in scratch, the per-type decoding of 16-element weight units from a
 // shared-memory tile, and the tile kernel body that streams weight rows through shared memory.
 //
-// Fixed reduction order (deterministic, independent of the launch shape and of the number of
-// tokens in a tile, so a prefill row equals the same row computed alone):
-//   * a weight row is cut into chunks of kChunkElems<WT> elements and each chunk into units of
-//     16 elements; lane l (of a 32-lane group) takes units l, l+32, ... of every chunk, chunks
-//     in ascending order, and accumulates unit results into one float;
-//   * the 32 lane sums are combined by the xor butterfly 16, 8, 4, 2, 1 (gpu_shfl_xor32).
-// Under DS4_ACT_DS4 a unit is an integer dot of 16 weight codes with 16 quantized activation
-// codes (dp4a), scaled in float; otherwise 16 products in float, index order.
+// Reduction order: quant::dot_row's, step for step, so every output equals cpu-ref's bit for
+// bit (details at `tile` below): per storage block the integer sums (exact in any order), the
+// block's float term, the terms added in block order; with f32 activations dot_f32_f32's 8
+// lanes and reduce_lanes8's tree. It does not depend on the launch shape or on the number of
+// tokens in a tile, so a prefill row equals the same row computed alone.
 #pragma once
 #include <cstdint>
 
