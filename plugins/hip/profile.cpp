@@ -38,15 +38,22 @@ Profile::~Profile() {
     for (gpuEvent_t e : kpool_) gpuEventDestroy(e);
 }
 
-bool Profile::prepare(size_t n_nodes) {
-    while (events_.size() < n_nodes + 1) {
-        gpuEvent_t e = nullptr;
-        if (gpuEventCreate(&e) != gpuSuccess) {
-            (void)gpuGetLastError();
-            return false;
-        }
-        events_.push_back(e);
+namespace {
+// Appends a new event to `pool`; false (error cleared) if the runtime refuses.
+bool add_event(std::vector<gpuEvent_t>& pool) {
+    gpuEvent_t e = nullptr;
+    if (gpuEventCreate(&e) != gpuSuccess) {
+        (void)gpuGetLastError();
+        return false;
     }
+    pool.push_back(e);
+    return true;
+}
+}  // namespace
+
+bool Profile::prepare(size_t n_nodes) {
+    while (events_.size() < n_nodes + 1)
+        if (!add_event(events_)) return false;
     return true;
 }
 
@@ -63,14 +70,7 @@ void Profile::set_current(Profile* p, gpuStream_t s, uint32_t op) {
 }
 
 bool Profile::grab(gpuEvent_t* e) {
-    if (kpool_used_ == kpool_.size()) {
-        gpuEvent_t n = nullptr;
-        if (gpuEventCreate(&n) != gpuSuccess) {
-            (void)gpuGetLastError();
-            return false;
-        }
-        kpool_.push_back(n);
-    }
+    if (kpool_used_ == kpool_.size() && !add_event(kpool_)) return false;
     *e = kpool_[kpool_used_++];
     return true;
 }
