@@ -25,6 +25,7 @@ struct BenchOptions {
     std::string csv_path;       // --csv
     std::string svg_path;       // --svg
     int64_t bw_mib = 512;       // --bw-mib: size of each buffer of the bandwidth COPY (0: skip)
+    double peak_gbs = 0;        // --peak-gbs: nominal bandwidth for the roofline instead of the COPY (0: measure)
     double max_seconds = 0;     // --max-seconds: start no frontier that would end past this (0: no limit)
 
     // Throws ds4::Error naming the flag when a value is out of range.

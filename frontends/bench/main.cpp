@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
     app.add_option("--svg", o.svg_path, "write an SVG plot of the rates to this file");
     app.add_option("--bw-mib", o.bw_mib, "MiB per buffer of the bandwidth COPY (0: skip the roofline)")
         ->capture_default_str();
+    app.add_option("--peak-gbs", o.peak_gbs,
+                   "nominal memory bandwidth in GB/s for the roofline instead of the COPY probe (e.g. 3350 for an "
+                   "H100 SXM)");
     app.add_option("--max-seconds", o.max_seconds,
                    "start no frontier expected to end after this many seconds of the run (0: no limit)");
 

@@ -11,6 +11,8 @@
 #   BENCH_PRESET  [full]                  BENCH_LAYERS   [4]        BENCH_RECIPE [q2]
 #   BENCH_CTX_START [4096]                BENCH_CTX_MAX  [32768]    BENCH_STEP   [4096]
 #   BENCH_GEN     [32]                    BENCH_BW_MIB   [1024]
+#   BENCH_PEAK_GBS  nominal memory bandwidth for the roofline (e.g. 3350 on an H100 SXM) instead
+#                 of the COPY probe, which measures the backend's COPY kernel more than the memory
 #   BENCH_MAX_SECONDS [400]: ds4-bench starts no frontier it expects to end later (0: no limit),
 #                 so convert + bench fit one 10-minute device command; CSV/SVG are rewritten
 #                 after every frontier, so even a killed run keeps what it measured
@@ -61,6 +63,7 @@ args=(-m "$MODEL" --config "$CONFIG"
       --gen-tokens "${BENCH_GEN:-32}" --bw-mib "${BENCH_BW_MIB:-1024}" --max-seconds "${BENCH_MAX_SECONDS:-400}"
       --csv "$RESULTS/bench.csv" --svg "$RESULTS/bench.svg")
 [[ -n "${BENCH_BACKEND:-}" ]] && args+=(--backend "$BENCH_BACKEND")
+[[ -n "${BENCH_PEAK_GBS:-}" ]] && args+=(--peak-gbs "$BENCH_PEAK_GBS")
 # shellcheck disable=SC2206  # BENCH_ARGS is split on purpose
 [[ -n "${BENCH_ARGS:-}" ]] && args+=($BENCH_ARGS)
 say "== ds4-bench ${args[*]}"

@@ -70,4 +70,10 @@ expect_error "no model given" --ctx-start 64
 expect_error "/nonexistent.gguf" -m /nonexistent.gguf
 expect_error "backend 'nosuch' not found" -m "$M" --backend nosuch
 expect_error "unknown key 'contxt'" -m "$M" --set contxt=5
+expect_error "--peak-gbs must be 0" -m "$M" --peak-gbs -3
+
+# A nominal bandwidth replaces the COPY probe: roofline = bandwidth / bytes per token.
+out=$("$BIN/ds4-bench" -m "$M" --ctx-start 32 --ctx-max 32 --gen-tokens 2 --peak-gbs 100 2>/dev/null)
+line=$(printf '%s\n' "$out" | grep '^memory bandwidth (--peak-gbs): 100.0 GB/s -> weight roofline ')
+if [[ -n "$line" ]] && ! printf '%s\n' "$out" | grep -q "COPY of"; then ok "--peak-gbs replaces the COPY probe"; else bad "--peak-gbs: $out"; fi
 exit $fail

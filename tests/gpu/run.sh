@@ -89,6 +89,14 @@ sanitize() {
   return "${PIPESTATUS[0]}"
 }
 step sanitize "compute-sanitizer memcheck" sanitize
+# The roofline against the GPU's nominal HBM bandwidth when it is known (the COPY probe
+# measures the COPY kernel): H100 SXM 3350 GB/s, H200 4800 GB/s.
+if [ -z "${BENCH_PEAK_GBS:-}" ]; then
+  case "$(cat "$O/device.txt")" in
+    *H100*HBM3*) export BENCH_PEAK_GBS=3350 ;;
+    *H200*) export BENCH_PEAK_GBS=4800 ;;
+  esac
+fi
 step bench "benchmark (full-width q2)" env OUT="$O" tests/bench/run_gpu_bench.sh "$C/bin"
 # Where a prefill chunk and a decode step spend their time (eager launches with an event per
 # node and after every kernel launch: absolute times are a little above the graph-replayed bench).
