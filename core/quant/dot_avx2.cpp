@@ -40,6 +40,13 @@ DS4_AVX2 inline void hsum2_i32(__m256i a, __m256i b, int32_t& sa, int32_t& sb) {
     sb = _mm_extract_epi32(s, 1);
 }
 
+// The 8 f32 lane accumulators of a row dot combined in reduce_lanes8's tree.
+DS4_AVX2 inline float reduce_acc8(__m256 acc) {
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, acc);
+    return reduce_lanes8(lanes);
+}
+
 // Σ a[i]·b[i] of 32 int8 pairs as 8 int32 partial sums (exact for every int8 value).
 DS4_AVX2 inline __m256i dot32_i8(const uint8_t* a, const uint8_t* b) {
     const __m256i a0 = _mm256_cvtepi8_epi16(load128(a)), a1 = _mm256_cvtepi8_epi16(load128(a + 16));
@@ -313,9 +320,7 @@ DS4_AVX2 float q8_0_f32(const void* w_row, const float* x, int64_t n) {
             acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(d, q), _mm256_loadu_ps(x + 8 * c)));
         }
     }
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, acc);
-    return reduce_lanes8(lanes);
+    return reduce_acc8(acc);
 }
 
 DS4_AVX2 float q2_k_f32(const void* w_row, const float* x, int64_t n) {
@@ -344,9 +349,7 @@ DS4_AVX2 float q2_k_f32(const void* w_row, const float* x, int64_t n) {
             acc = _mm256_add_ps(acc, _mm256_mul_ps(v1, _mm256_loadu_ps(x + 16 * sb + 8)));
         }
     }
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, acc);
-    return reduce_lanes8(lanes);
+    return reduce_acc8(acc);
 }
 
 DS4_AVX2 float q4_k_f32(const void* w_row, const float* x, int64_t n) {
@@ -370,9 +373,7 @@ DS4_AVX2 float q4_k_f32(const void* w_row, const float* x, int64_t n) {
             }
         }
     }
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, acc);
-    return reduce_lanes8(lanes);
+    return reduce_acc8(acc);
 }
 
 DS4_AVX2 float iq2_xxs_f32(const void* w_row, const float* x, int64_t n) {
@@ -396,9 +397,7 @@ DS4_AVX2 float iq2_xxs_f32(const void* w_row, const float* x, int64_t n) {
             }
         }
     }
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, acc);
-    return reduce_lanes8(lanes);
+    return reduce_acc8(acc);
 }
 
 float f16_scalar(uint16_t h) { return f16_to_f32_inline(h); }
