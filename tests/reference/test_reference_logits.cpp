@@ -108,6 +108,18 @@ protected:
         dir_ = fixtures_root() + "/" + GetParam();
     }
     std::string dir_;
+
+    // Converts this fixture's checkpoint (recipe f32) to <build>/tests/reference/<name><suffix>.gguf.
+    ds4::convert::ConvertResult convert_f32(const std::string& suffix, std::string* gguf) const {
+        *gguf = std::string(DS4_BINARY_DIR) + "/tests/reference/" + GetParam() + suffix + ".gguf";
+        fs::create_directories(fs::path(*gguf).parent_path());
+        ds4::convert::ConvertOptions o;
+        o.hf_dir = dir_;
+        o.out_path = *gguf;
+        o.recipe = ds4::model::Recipe::F32;
+        o.threads = 1;
+        return ds4::convert::convert_hf(o);
+    }
 };
 
 // The converter's config.json mapping equals the metadata the fixture's author derived
@@ -148,15 +160,9 @@ TEST_P(ReferenceLogits, ExactNumericsMatchReferences) {
     const ds4::host::Device* dev = cpu_device(&why);
     if (!dev) GTEST_SKIP() << why;
 
-    const std::string gguf = std::string(DS4_BINARY_DIR) + "/tests/reference/" + GetParam() + "-f32.gguf";
-    fs::create_directories(fs::path(gguf).parent_path());
-    ds4::convert::ConvertOptions o;
-    o.hf_dir = dir_;
-    o.out_path = gguf;
-    o.recipe = ds4::model::Recipe::F32;
-    o.threads = 1;
+    std::string gguf;
     try {
-        ds4::convert::ConvertResult r = ds4::convert::convert_hf(o);
+        ds4::convert::ConvertResult r = convert_f32("-f32", &gguf);
         EXPECT_TRUE(r.ignored.empty()) << "checkpoint tensor not converted: " << r.ignored.front();
     } catch (const ds4::Error& e) {
         // A config core/model's ModelConfig::validate rejects (e.g. an indexer head dim other
@@ -225,14 +231,8 @@ TEST_P(ReferenceLogits, SessionInvariantsHoldBitExactly) {
     std::string why;
     const ds4::host::Device* dev = cpu_device(&why);
     if (!dev) GTEST_SKIP() << why;
-    const std::string gguf = std::string(DS4_BINARY_DIR) + "/tests/reference/" + GetParam() + "-inv-f32.gguf";
-    fs::create_directories(fs::path(gguf).parent_path());
-    ds4::convert::ConvertOptions o;
-    o.hf_dir = dir_;
-    o.out_path = gguf;
-    o.recipe = ds4::model::Recipe::F32;
-    o.threads = 1;
-    ds4::convert::convert_hf(o);
+    std::string gguf;
+    convert_f32("-inv-f32", &gguf);
     auto model = ds4::model::Model::open(gguf, *dev);
     const std::vector<int32_t> tokens = read_tokens(dir_ + "/tokens.txt");
     const size_t n = tokens.size(), vocab = model->config().vocab;
