@@ -309,7 +309,7 @@ KernelStatus run_indexer_topk(const ds4_node& node, KernelContext& ctx) {
     if (auto st = launch_status("indexer rope"); !st.ok()) return st;
     // The QAT of every query head (hd = 128 when qat is on: checked).
     if (p.qat)
-        if (auto st = indexer_qat_rows(q, n * H, ctx.err, ctx.stream); !st.ok()) return st;
+        if (auto st = indexer_qat_rows(q, n * H, ctx.stream); !st.ok()) return st;
 
     // Score tiles: enough blocks to fill the device at decode, each striding over the rows.
     const int64_t tiles = (cap + kTileRows - 1) / kTileRows;

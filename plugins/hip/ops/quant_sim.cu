@@ -111,8 +111,7 @@ __global__ void f16_round_kernel(DTensor x, DTensor d, int64_t n) {
 
 }  // namespace
 
-KernelStatus indexer_qat_rows(float* rows, int64_t n_rows, const DeviceError* err, gpuStream_t stream) {
-    (void)err;
+KernelStatus indexer_qat_rows(float* rows, int64_t n_rows, gpuStream_t stream) {
     DTensor v{};
     v.data = reinterpret_cast<uint8_t*>(rows);
     v.ne[0] = 128;

@@ -84,6 +84,6 @@ __device__ inline void d_indexer_qat_row(float* v) {
 
 // INDEXER_QAT in place on n_rows contiguous rows of 128 floats, one 32-lane group per row
 // (quant_sim.cu; the same kernel as QUANT_SIM's).
-KernelStatus indexer_qat_rows(float* rows, int64_t n_rows, const DeviceError* err, gpuStream_t stream);
+KernelStatus indexer_qat_rows(float* rows, int64_t n_rows, gpuStream_t stream);
 
 }  // namespace ds4::gpu
