@@ -3,12 +3,16 @@
 // max(0, p-window+1)..p (ring row = position mod raw_cap) and compressed rows
 // c < floor((p+1)/ratio) (only those listed in `selected`, when given). Per (token, head):
 // s_j = (q·k_j)·scale; m = max(sink, max s); den = e^{sink-m} + Σ e^{s_j-m};
-// o = (Σ e^{s_j-m}·v_j)·(1/den), summing raw rows oldest → newest, then compressed rows in
-// ascending index. Contract: backend.h, ds4_params_attention. Parallel over (token, head).
+// o = (Σ e^{s_j-m}·v_j)·(1/den), rows taken raw oldest → newest, then compressed rows in
+// ascending index; both sums run over segments of kAttentionSegmentRows rows (sequential
+// within a segment, segment sums added in order: plugins/common/sum_orders.h), so a GPU can
+// sum the segments in parallel and still compute these bits. Contract: backend.h,
+// ds4_params_attention. Parallel over (token, head).
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "../../common/sum_orders.h"
 #include "ops.h"
 #include "tier1_common.h"
 
@@ -82,7 +86,8 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
     }
 
     ctx.pool.parallel_for(n * H, 1, [&](int64_t r0, int64_t r1) {
-        std::vector<float> qv(hd), acc(hd), e;
+        constexpr int64_t kSeg = sum_orders::kAttentionSegmentRows;
+        std::vector<float> qv(hd), acc(hd), seg(hd), e;
         std::vector<const float*> rows;
         for (int64_t r = r0; r < r1; ++r) {
             const int64_t t = r / H, h = r % H;
@@ -99,15 +104,21 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
                 e[j] = tier1::dot_seq(qv.data(), rows[j], hd) * p.scale;
                 m = std::max(m, e[j]);
             }
+            const int64_t L = static_cast<int64_t>(rows.size());
+            for (int64_t j = 0; j < L; ++j) e[j] = exp_f32(e[j] - m);
             float sum = 0.0f;
-            for (size_t j = 0; j < rows.size(); ++j) {
-                e[j] = exp_f32(e[j] - m);
-                sum += e[j];
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            for (int64_t j0 = 0; j0 < L; j0 += kSeg) {
+                const int64_t j1 = std::min(L, j0 + kSeg);
+                float seg_sum = 0.0f;
+                for (int64_t j = j0; j < j1; ++j) seg_sum += e[j];
+                sum += seg_sum;
+                std::fill(seg.begin(), seg.end(), 0.0f);
+                for (int64_t j = j0; j < j1; ++j)
+                    for (int64_t i = 0; i < hd; ++i) seg[i] += e[j] * rows[j][i];
+                for (int64_t i = 0; i < hd; ++i) acc[i] += seg[i];
             }
             const float den = exp_f32(sink - m) + sum;
-            std::fill(acc.begin(), acc.end(), 0.0f);
-            for (size_t j = 0; j < rows.size(); ++j)
-                for (int64_t i = 0; i < hd; ++i) acc[i] += e[j] * rows[j][i];
             const float inv = 1.0f / den;
             for (int64_t i = 0; i < hd; ++i) f32_at(out, i, h, t) = acc[i] * inv;
         }

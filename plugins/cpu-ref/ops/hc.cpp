@@ -1,9 +1,11 @@
 // Hyper-connections (MODEL.md §C.2, §C.5): HC_PRE (norm, mix, gates, Sinkhorn, collapse),
 // HC_POST (post·y + combᵀ·X) and HC_HEAD (final collapse). Contract in backend.h next to
 // ds4_params_hc. Parallel over tokens (HC_POST: over token × destination stream).
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "../../common/sum_orders.h"
 #include "ops.h"
 #include "tier1_common.h"
 
@@ -65,10 +67,12 @@ void sinkhorn(float* M, int64_t H, uint32_t iters, float eps) {
 }
 
 // The mixing vector fn·(f·r) of one token: r = unweighted RMS scale over all H·d values,
-// every f·r rounded, then each row dot in 32 interleaved f32 lanes (column c → lane c % 32,
-// each lane ascending: lane += w·x), the lanes combined by the butterfly 16, 8, 4, 2, 1 (as
-// sum_squares_lanes32). The order is fixed so that a GPU warp computes the same bits with one
-// lane per thread (16384 columns: 512 sequential steps per lane instead of 2048 for 8 lanes).
+// every f·r rounded, then each row dot in 32 interleaved f32 lanes (column c → lane c % 32)
+// over segments of kHcMixSegmentColumns columns: within a segment each lane sums ascending
+// from 0 (part += w·x), each lane adds its segment partials in segment order, and the lanes are
+// combined by the butterfly 16, 8, 4, 2, 1 (as sum_squares_lanes32). The order is fixed so
+// that a GPU computes the same bits with one warp per segment (16384 columns: 16 warps of 32
+// steps per lane instead of one warp of 512).
 void hc_mix(const ds4_tensor* fn, int64_t n_mix, std::vector<float>& f, float norm_eps, float* mix) {
     const int64_t n = static_cast<int64_t>(f.size());
     float r = tier1::rms_scale(f.data(), n, norm_eps);
@@ -77,7 +81,12 @@ void hc_mix(const ds4_tensor* fn, int64_t n_mix, std::vector<float>& f, float no
     for (int64_t m = 0; m < n_mix; ++m) {
         quant::dequantize_row(static_cast<ds4_type>(fn->type), tier1::weight_row(fn, m), w.data(), n);
         float lane[32] = {};
-        for (int64_t c = 0; c < n; ++c) lane[c % 32] += w[c] * f[c];
+        for (int64_t c0 = 0; c0 < n; c0 += sum_orders::kHcMixSegmentColumns) {
+            const int64_t c1 = std::min(n, c0 + sum_orders::kHcMixSegmentColumns);
+            float part[32] = {};
+            for (int64_t c = c0; c < c1; ++c) part[c % 32] += w[c] * f[c];
+            for (int l = 0; l < 32; ++l) lane[l] += part[l];
+        }
         for (int k = 16; k > 0; k /= 2) {
             float next[32];
             for (int l = 0; l < 32; ++l) next[l] = lane[l] + lane[l ^ k];

@@ -9,15 +9,19 @@
 //   3. scores: block = (token, group of up to 16 heads, split s of the token's row list: raw
 //      rows oldest first, then visible compressed rows ascending), tiles of 32 rows staged in
 //      shared memory; s_j = (q·k_j, one accumulator in dimension order)·scale into scratch;
-//   4. per (token, head): m = max(sink, s_j) (a max is exact in any order), e_j = e^{s_j−m},
-//      Σ e_j rows ascending by one thread, den = e^{sink−m} + Σ; then one thread per output
-//      dimension accumulates e_j·v_j over the rows in ascending order (no splits: the order of
-//      the sum is cpu-ref's), o = acc·(1/den).
+//   4. softmax, one block per (token, head): m = max(sink, s_j) (a max is exact in any order),
+//      e_j = e^{s_j−m} in place, Σ e_j over segments of kAttentionSegmentRows rows (one thread
+//      per segment, rows ascending; the segment sums then added in order by one thread, as
+//      cpu-ref: plugins/common/sum_orders.h), inv = 1/(e^{sink−m} + Σ);
+//   5. weighted sums, one block per (token, 8 heads, 128 output dimensions, row segment): per
+//      output element Σ e_j·v_j over the segment's rows ascending, into scratch;
+//   6. combine: o = (Σ over segments in order)·inv.
 // Tokens are processed in batches so the score scratch stays bounded at long contexts. Launch
 // dimensions come from shapes (window, k or cap); work past a token's actual row count (read
 // from device positions) is skipped, so a captured plan replays correctly.
 #include <algorithm>
 
+#include "../../common/sum_orders.h"
 #include "common.cuh"
 #include "ops.h"
 #include "tier1_attention.h"
@@ -30,14 +34,20 @@ constexpr int kAttnThreads = 256;
 constexpr int kTile = 32;        // rows per tile
 constexpr int kMaxHG = 16;       // heads per block
 constexpr int kKChunk = 64;      // dimensions of K staged at a time
+constexpr int kStageBatch = 8;   // elements per thread loaded before any is stored
 constexpr int kQFloats = 8192;   // q of the block's heads in shared memory
 constexpr int kTargetBlocks = 256;
-constexpr int kMinSplitRows = 64;
+constexpr int kMinSplitRows = 32;
 constexpr int kMaxSplits = 256;
+constexpr int64_t kSegRows = sum_orders::kAttentionSegmentRows;
+constexpr int kOutHeads = 8;   // heads per weighted-sum block: each row element loaded serves all
+constexpr int kOutDims = 128;  // output dimensions per weighted-sum block, one per thread
+constexpr int kRowBatch = 16;  // row elements loaded ahead of their adds
 
 struct Geometry {
     int64_t n, H, hd, HG, HGc, S, R, k, kpad;
     int64_t lmax, B;  // rows of the longest token, tokens per batch
+    int64_t nseg;     // row segments of the longest token
     bool use_comp, has_sel;
 };
 
@@ -66,7 +76,10 @@ Geometry geometry_of(const ds4_node& node, const ds4_params_attention& p) {
     const int64_t cap = comp ? comp->ne[1] : 0;
     const int64_t lmax = int64_t(p.window) + (g.use_comp ? (g.has_sel ? std::min(g.k, cap) : cap) : 0);
     g.lmax = lmax;
-    g.B = std::max<int64_t>(1, std::min<int64_t>(g.n, int64_t(kScoreScratchBytes / 4) / std::max<int64_t>(1, g.H * lmax)));
+    g.nseg = std::max<int64_t>(1, (lmax + kSegRows - 1) / kSegRows);
+    // Per token of a batch: the scores, the per-segment weighted sums and the 1/den.
+    const int64_t per_token = g.H * (lmax + g.nseg * g.hd + 1);
+    g.B = std::max<int64_t>(1, std::min<int64_t>(g.n, int64_t(kScoreScratchBytes / 4) / std::max<int64_t>(1, per_token)));
     const int64_t want = std::max<int64_t>(1, (kTargetBlocks + g.B * g.HGc - 1) / (g.B * g.HGc));
     int64_t r = (lmax + want - 1) / want;
     r = std::max<int64_t>(kMinSplitRows, (r + kTile - 1) / kTile * kTile);
@@ -77,7 +90,7 @@ Geometry geometry_of(const ds4_node& node, const ds4_params_attention& p) {
 }
 
 struct Layout {
-    uint64_t list, count, scores, rank, total;
+    uint64_t list, count, scores, partial, inv, rank, total;
 };
 
 Layout layout_of(const Geometry& g) {
@@ -85,7 +98,9 @@ Layout layout_of(const Geometry& g) {
     l.list = 0;
     l.count = align_up(g.has_sel ? uint64_t(g.n * g.k) * 4 : 0);
     l.scores = l.count + align_up(g.has_sel ? uint64_t(g.n) * 4 : 0);
-    l.rank = l.scores + align_up(uint64_t(g.B * g.H * g.lmax) * 4);
+    l.partial = l.scores + align_up(uint64_t(g.B * g.H * g.lmax) * 4);
+    l.inv = l.partial + align_up(uint64_t(g.B * g.H * g.nseg * g.hd) * 4);
+    l.rank = l.inv + align_up(uint64_t(g.B * g.H) * 4);
     l.total = l.rank + align_up(sizeof(RankSlot));
     return l;
 }
@@ -95,10 +110,12 @@ struct Args {
     int64_t window, raw_cap, ratio, cap;
     float scale;
     bool use_comp, has_sel;
-    int64_t n, H, hd, HG, HGc, S, R, k, kpad, lmax;
+    int64_t n, H, hd, HG, HGc, S, R, k, kpad, lmax, nseg;
     int32_t* list;
     int32_t* count;
-    float* scores;  // [B][H][lmax] of the current token batch
+    float* scores;   // [B][H][lmax] of the current token batch
+    float* partial;  // [B][H][nseg][hd]: Σ e·v per row segment
+    float* inv;      // [B][H]: 1/den
     RankSlot* rank;
     DeviceError* err;
     int32_t node;
@@ -217,7 +234,19 @@ __global__ void __launch_bounds__(kAttnThreads) attention_scores_kernel(Args a, 
     const int64_t j_begin = split * a.R, j_end = d_min(tr.L, j_begin + a.R);
     if (j_begin >= j_end) return;  // uniform over the block
 
-    for (int e = tid; e < nh * hd; e += blockDim.x) qs[e] = d_f32(a.q, e % hd, h0 + e / hd, t);
+    // Staging loops load a batch into registers before storing any of it, so the loads are in
+    // flight together instead of one global-memory round trip each.
+    for (int e0 = 0; e0 < nh * hd; e0 += kStageBatch * kAttnThreads) {
+        float v[kStageBatch];
+#pragma unroll
+        for (int k = 0; k < kStageBatch; ++k) {
+            const int e = e0 + k * kAttnThreads + tid;
+            v[k] = e < nh * hd ? d_f32(a.q, e % hd, h0 + e / hd, t) : 0.0f;
+        }
+#pragma unroll
+        for (int k = 0; k < kStageBatch; ++k)
+            if (e0 + k * kAttnThreads + tid < nh * hd) qs[e0 + k * kAttnThreads + tid] = v[k];
+    }
     const int jj = tid % kTile, ha = tid / kTile, hb = ha + kAttnThreads / kTile;  // score pairs (ha, jj), (hb, jj)
     const bool vec4 = hd % 4 == 0;
     float* S = a.scores + ((t - t0) * a.H + h0) * a.lmax;
@@ -231,9 +260,17 @@ __global__ void __launch_bounds__(kAttnThreads) attention_scores_kernel(Args a, 
         float da = 0.0f, db = 0.0f;
         for (int c0 = 0; c0 < hd; c0 += kKChunk) {
             const int clen = d_min(kKChunk, hd - c0);
-            for (int e = tid; e < kTile * kKChunk; e += blockDim.x) {
-                const int r = e / kKChunk, i = e % kKChunk;
-                ks[r][i] = r < tl && i < clen ? rowp[r][c0 + i] : 0.0f;
+            static_assert(kTile * kKChunk == kStageBatch * kAttnThreads, "one staging batch per chunk");
+            float v[kStageBatch];
+#pragma unroll
+            for (int k = 0; k < kStageBatch; ++k) {
+                const int e = k * kAttnThreads + tid, r = e / kKChunk, i = e % kKChunk;
+                v[k] = r < tl && i < clen ? rowp[r][c0 + i] : 0.0f;
+            }
+#pragma unroll
+            for (int k = 0; k < kStageBatch; ++k) {
+                const int e = k * kAttnThreads + tid;
+                ks[e / kKChunk][e % kKChunk] = v[k];
             }
             __syncthreads();
             if (vec4) {  // same order, 4 dimensions per shared-memory read
@@ -266,101 +303,125 @@ __global__ void __launch_bounds__(kAttnThreads) attention_scores_kernel(Args a, 
     }
 }
 
-// Softmax with the sink and Σ e·v for tokens t0 .. t0+B-1: grid (B·ceil(H/kOutHeads)), one
-// block per (token, group of kOutHeads heads), so every row element loaded serves all of them.
-constexpr int kOutHeads = 4;
-constexpr int kOutRows = 256;  // rows whose weights and addresses are staged at a time
-constexpr int kOutDims = 4;    // output dimensions per thread: hd ≤ kOutDims·kAttnThreads
-
-__global__ void __launch_bounds__(kAttnThreads) attention_output_kernel(Args a, int64_t t0) {
+// Softmax of tokens t0 .. t0+B-1: grid B·H, one block of kAttnThreads per (token, head).
+__global__ void __launch_bounds__(kAttnThreads) attention_softmax_kernel(Args a, int64_t t0) {
     if (d_failed(a.err)) return;
     __shared__ float red[kAttnThreads];
-    __shared__ float s_m[kOutHeads], s_inv[kOutHeads];
-    __shared__ float se[kOutHeads][kOutRows];
-    __shared__ const float* sp[kOutRows];
+    __shared__ float s_m;
     const int tid = threadIdx.x;
-    const int64_t HGo = (a.H + kOutHeads - 1) / kOutHeads;
-    const int64_t t = t0 + blockIdx.x / HGo, h0 = (blockIdx.x % HGo) * kOutHeads;
+    const int64_t t = t0 + blockIdx.x / a.H, h = blockIdx.x % a.H;
     if (t >= a.n) return;
-    const int nh = static_cast<int>(d_min<int64_t>(kOutHeads, a.H - h0));
     const TokenRows tr = token_rows(a, t);
-    // Per head: m = max(sink, s_j) with std::max's NaN rule (a NaN score never wins), then
-    // e_j = e^{s_j − m} in place and den = e^{sink − m} + Σ e_j (rows ascending, one thread).
-    for (int hh = 0; hh < nh; ++hh) {
-        const float* e = a.scores + ((t - t0) * a.H + h0 + hh) * a.lmax;
-        float mx = -INFINITY;
-        for (int64_t j = tid; j < tr.L; j += blockDim.x) mx = mx < e[j] ? e[j] : mx;
-        red[tid] = mx;
-        __syncthreads();
-        for (int w = kAttnThreads / 2; w > 0; w >>= 1) {
-            if (tid < w) red[tid] = red[tid] < red[tid + w] ? red[tid + w] : red[tid];
-            __syncthreads();
-        }
-        if (tid == 0) {
-            const float sink = d_f32(a.sinks, h0 + hh);
-            s_m[hh] = sink < red[0] ? red[0] : sink;  // a NaN sink stays (std::max(sink, ...))
-        }
-        __syncthreads();
-    }
-    for (int hh = 0; hh < nh; ++hh) {
-        float* e = a.scores + ((t - t0) * a.H + h0 + hh) * a.lmax;
-        const float m = s_m[hh];
-        for (int64_t j = tid; j < tr.L; j += blockDim.x) e[j] = d_exp_cr(__fsub_rn(e[j], m));
-    }
+    float* e = a.scores + ((t - t0) * a.H + h) * a.lmax;
+    // m = max(sink, s_j) with std::max's NaN rule (a NaN score never wins; a NaN sink stays).
+    float mx = -INFINITY;
+    for (int64_t j = tid; j < tr.L; j += kAttnThreads) mx = mx < e[j] ? e[j] : mx;
+    red[tid] = mx;
     __syncthreads();
-    if (tid < nh) {
-        const float* e = a.scores + ((t - t0) * a.H + h0 + tid) * a.lmax;
-        // Rows ascending; 16 loads issued ahead of their adds (the sum itself stays sequential).
-        float sum = 0.0f;
-        int64_t j = 0;
-        for (; j + 16 <= tr.L; j += 16) {
-            float v[16];
-#pragma unroll
-            for (int q = 0; q < 16; ++q) v[q] = e[j + q];
-#pragma unroll
-            for (int q = 0; q < 16; ++q) sum = __fadd_rn(sum, v[q]);
-        }
-        for (; j < tr.L; ++j) sum = __fadd_rn(sum, e[j]);
-        s_inv[tid] = __fdiv_rn(1.0f, __fadd_rn(d_exp_cr(__fsub_rn(d_f32(a.sinks, h0 + tid), s_m[tid])), sum));
-    }
-    // Σ_j e_j·v_j per (head, dimension), rows ascending; row weights and addresses staged per
-    // chunk so the loop has only the row-element loads, which are independent of the sums.
-    float acc[kOutHeads][kOutDims];
-#pragma unroll
-    for (int hh = 0; hh < kOutHeads; ++hh)
-#pragma unroll
-        for (int m = 0; m < kOutDims; ++m) acc[hh][m] = 0.0f;
-    for (int64_t j0 = 0; j0 < tr.L; j0 += kOutRows) {
-        const int len = static_cast<int>(d_min<int64_t>(kOutRows, tr.L - j0));
-        __syncthreads();  // the previous chunk's readers are done
-        for (int j = tid; j < len; j += blockDim.x) {
-            sp[j] = row_ptr(a, t, j0 + j, tr.n_raw, tr.raw_start);
-#pragma unroll
-            for (int hh = 0; hh < kOutHeads; ++hh)
-                se[hh][j] = hh < nh ? a.scores[((t - t0) * a.H + h0 + hh) * a.lmax + j0 + j] : 0.0f;
-        }
+    for (int w = kAttnThreads / 2; w > 0; w >>= 1) {
+        if (tid < w) red[tid] = red[tid] < red[tid + w] ? red[tid + w] : red[tid];
         __syncthreads();
-#pragma unroll 4
-        for (int j = 0; j < len; ++j) {
-            const float* row = sp[j];
+    }
+    const float sink = d_f32(a.sinks, h);
+    if (tid == 0) s_m = sink < red[0] ? red[0] : sink;
+    __syncthreads();
+    const float m = s_m;
+    for (int64_t j = tid; j < tr.L; j += kAttnThreads) e[j] = d_exp_cr(__fsub_rn(e[j], m));
+    __syncthreads();  // e_j of every thread visible to the segment sums
+    // Segment g's Σ e_j (rows ascending from 0) by thread g, loads issued ahead of the adds.
+    const int64_t nseg = (tr.L + kSegRows - 1) / kSegRows;
+    float total = 0.0f;
+    for (int64_t g0 = 0; g0 < nseg; g0 += kAttnThreads) {
+        const int64_t g = g0 + tid;
+        float part = 0.0f;
+        if (g < nseg) {
+            const int64_t j0 = g * kSegRows, len = d_min(kSegRows, tr.L - j0);
+            for (int64_t jb = 0; jb < len; jb += kRowBatch) {
+                float v[kRowBatch];
 #pragma unroll
-            for (int m = 0; m < kOutDims; ++m) {
-                const int64_t i = tid + int64_t(m) * kAttnThreads;
-                if (i >= a.hd) break;
-                const float v = row[i];
+                for (int q = 0; q < kRowBatch; ++q) v[q] = jb + q < len ? e[j0 + jb + q] : 0.0f;
 #pragma unroll
-                for (int hh = 0; hh < kOutHeads; ++hh) acc[hh][m] = __fadd_rn(acc[hh][m], __fmul_rn(se[hh][j], v));
+                for (int q = 0; q < kRowBatch; ++q)
+                    if (jb + q < len) part = __fadd_rn(part, v[q]);
             }
         }
+        __syncthreads();
+        red[tid] = part;
+        __syncthreads();
+        if (tid == 0) {
+            const int64_t cnt = d_min<int64_t>(kAttnThreads, nseg - g0);
+            for (int64_t k = 0; k < cnt; ++k) total = __fadd_rn(total, red[k]);
+        }
     }
-    __syncthreads();  // s_inv
+    if (tid == 0) a.inv[(t - t0) * a.H + h] = __fdiv_rn(1.0f, __fadd_rn(d_exp_cr(__fsub_rn(sink, m)), total));
+}
+
+// Σ_j e_j·v_j over one row segment: grid (B·ceil(H/kOutHeads), ceil(hd/kOutDims), nseg),
+// kOutDims threads, one output dimension per thread for kOutHeads heads; rows ascending.
+__global__ void __launch_bounds__(kOutDims) attention_partial_kernel(Args a, int64_t t0) {
+    if (d_failed(a.err)) return;
+    __shared__ float se[kOutHeads][kSegRows];
+    __shared__ const float* sp[kSegRows];
+    const int tid = threadIdx.x;
+    const int64_t HGo = (a.H + kOutHeads - 1) / kOutHeads;
+    const int64_t t = t0 + blockIdx.x / HGo, h0 = (blockIdx.x % HGo) * kOutHeads, seg = blockIdx.z;
+    if (t >= a.n) return;
+    const TokenRows tr = token_rows(a, t);
+    const int64_t j0 = seg * kSegRows;
+    if (j0 >= tr.L) return;  // uniform over the block; combine reads only the segments that exist
+    const int len = static_cast<int>(d_min(kSegRows, tr.L - j0));
+    const int nh = static_cast<int>(d_min<int64_t>(kOutHeads, a.H - h0));
+    const float* sc = a.scores + ((t - t0) * a.H + h0) * a.lmax + j0;
+    for (int j = tid; j < kSegRows; j += kOutDims) {
+        float w[kOutHeads];
 #pragma unroll
-    for (int m = 0; m < kOutDims; ++m) {
-        const int64_t i = tid + int64_t(m) * kAttnThreads;
-        if (i >= a.hd) break;
+        for (int hh = 0; hh < kOutHeads; ++hh) w[hh] = hh < nh && j < len ? sc[hh * a.lmax + j] : 0.0f;
 #pragma unroll
-        for (int hh = 0; hh < kOutHeads; ++hh)
-            if (hh < nh) *d_f32_ptr(a.out, i, h0 + hh, t) = __fmul_rn(acc[hh][m], s_inv[hh]);
+        for (int hh = 0; hh < kOutHeads; ++hh) se[hh][j] = w[hh];
+        sp[j] = j < len ? row_ptr(a, t, j0 + j, tr.n_raw, tr.raw_start) : nullptr;
+    }
+    __syncthreads();
+    const int64_t i = blockIdx.y * int64_t(kOutDims) + tid;
+    if (i >= a.hd) return;
+    float acc[kOutHeads];
+#pragma unroll
+    for (int hh = 0; hh < kOutHeads; ++hh) acc[hh] = 0.0f;
+    for (int jb = 0; jb < len; jb += kRowBatch) {
+        float v[kRowBatch];
+#pragma unroll
+        for (int q = 0; q < kRowBatch; ++q) v[q] = jb + q < len ? sp[jb + q][i] : 0.0f;
+#pragma unroll
+        for (int q = 0; q < kRowBatch; ++q) {
+            if (jb + q >= len) break;
+#pragma unroll
+            for (int hh = 0; hh < kOutHeads; ++hh) acc[hh] = __fadd_rn(acc[hh], __fmul_rn(se[hh][jb + q], v[q]));
+        }
+    }
+    float* out = a.partial + ((t - t0) * a.H + h0) * a.nseg * a.hd + seg * a.hd + i;
+#pragma unroll
+    for (int hh = 0; hh < kOutHeads; ++hh)
+        if (hh < nh) out[hh * a.nseg * a.hd] = acc[hh];
+}
+
+// o = (Σ_seg partial, segments in order from 0)·inv: one thread per (token, head, dimension).
+__global__ void attention_combine_kernel(Args a, int64_t t0, int64_t B) {
+    if (d_failed(a.err)) return;
+    const int64_t total = B * a.H * a.hd;
+    for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+        const int64_t i = e % a.hd, h = (e / a.hd) % a.H, t = t0 + e / (a.hd * a.H);
+        if (t >= a.n) continue;
+        const int64_t nseg = (token_rows(a, t).L + kSegRows - 1) / kSegRows;
+        const float* p = a.partial + ((t - t0) * a.H + h) * a.nseg * a.hd + i;
+        float acc = 0.0f;
+        for (int64_t g0 = 0; g0 < nseg; g0 += kRowBatch) {
+            float v[kRowBatch];
+#pragma unroll
+            for (int q = 0; q < kRowBatch; ++q) v[q] = g0 + q < nseg ? p[(g0 + q) * a.hd] : 0.0f;
+#pragma unroll
+            for (int q = 0; q < kRowBatch; ++q)
+                if (g0 + q < nseg) acc = __fadd_rn(acc, v[q]);
+        }
+        *d_f32_ptr(a.out, i, h, t) = __fmul_rn(acc, a.inv[(t - t0) * a.H + h]);
     }
 }
 
@@ -404,9 +465,12 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
     a.k = g.k;
     a.kpad = g.kpad;
     a.lmax = g.lmax;
+    a.nseg = g.nseg;
     a.list = reinterpret_cast<int32_t*>(base + l.list);
     a.count = reinterpret_cast<int32_t*>(base + l.count);
     a.scores = reinterpret_cast<float*>(base + l.scores);
+    a.partial = reinterpret_cast<float*>(base + l.partial);
+    a.inv = reinterpret_cast<float*>(base + l.inv);
     a.rank = reinterpret_cast<RankSlot*>(base + l.rank);
     a.err = ctx.err;
     a.node = ctx.node;
@@ -423,9 +487,14 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
         const dim3 grid(static_cast<unsigned>(g.B * g.HGc), static_cast<unsigned>(g.S));
         attention_scores_kernel<<<grid, kAttnThreads, 0, ctx.stream>>>(a, t0);
         if (auto st = launch_status("attention scores"); !st.ok()) return st;
-        const int64_t out_blocks = g.B * ((g.H + kOutHeads - 1) / kOutHeads);
-        attention_output_kernel<<<static_cast<unsigned>(out_blocks), kAttnThreads, 0, ctx.stream>>>(a, t0);
-        if (auto st = launch_status("attention output"); !st.ok()) return st;
+        attention_softmax_kernel<<<static_cast<unsigned>(g.B * g.H), kAttnThreads, 0, ctx.stream>>>(a, t0);
+        if (auto st = launch_status("attention softmax"); !st.ok()) return st;
+        const dim3 pgrid(static_cast<unsigned>(g.B * ((g.H + kOutHeads - 1) / kOutHeads)),
+                         static_cast<unsigned>((g.hd + kOutDims - 1) / kOutDims), static_cast<unsigned>(g.nseg));
+        attention_partial_kernel<<<pgrid, kOutDims, 0, ctx.stream>>>(a, t0);
+        if (auto st = launch_status("attention weighted sums"); !st.ok()) return st;
+        attention_combine_kernel<<<blocks_for(g.B * g.H * g.hd), kThreads, 0, ctx.stream>>>(a, t0, g.B);
+        if (auto st = launch_status("attention combine"); !st.ok()) return st;
     }
     return {};
 }

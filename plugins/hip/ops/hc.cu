@@ -2,16 +2,19 @@
 // cpu-ref's (plugins/cpu-ref/ops/hc.cpp, docs/numerics.md "Conventions the fused kernels fix").
 //
 // HC_PRE / HC_HEAD run as three kernels:
-//   1. mix: per token Σx² over the whole n_hc·d state in double, r = 1/sqrt(mean + eps) and
-//      the rounded x·r into scratch (one block); then one 32-lane group per (token, mixing
-//      row) for fn·(x·r); both in cpu-ref's 32-lane orders (hc_mix): bit-identical.
-//   2. finalize: one block per (token, chunk of d): the gates from the mixing vector, then
-//      x_in = Σ_s pre[s]·X[s] (s ascending, as cpu-ref, so bit-identical given the same
-//      gates); the chunk-0 block also writes post and runs Sinkhorn in one thread (an
-//      n_hc×n_hc matrix: 4×4 in DS4) in exactly cpu-ref's step order.
+//   1. xr: per token Σx² over the whole n_hc·d state in double in cpu-ref's 32-lane order
+//      (sum_squares_lanes32), r = 1/sqrt(mean + eps), and the rounded x·r into scratch;
+//   2. mix: one block per (token, mixing row), one warp per column segment of
+//      kHcMixSegmentColumns, fn·(x·r) in cpu-ref's segmented 32-lane order (hc_mix);
+//   3. finalize: one block per (token, chunk of d): the gates from the mixing vector, then
+//      x_in = Σ_s pre[s]·X[s] (s ascending, as cpu-ref); the chunk-0 block also writes post and
+//      runs Sinkhorn in one thread (an n_hc×n_hc matrix: 4×4 in DS4) in cpu-ref's step order.
+// All bit-identical to cpu-ref. Loads in the loops are issued in register batches ahead of
+// their use: at decode these kernels are a handful of blocks, bound by memory latency.
 // HC_POST is one elementwise kernel, bit-identical to cpu-ref.
 #include <cmath>
 
+#include "../../common/sum_orders.h"
 #include "common.cuh"
 #include "ops.h"
 #include "tier1_common.cuh"
@@ -21,7 +24,6 @@ namespace ds4::gpu {
 namespace {
 
 constexpr int kHcMaxStreams = 64;  // n_hc limit of the contract (cpu-ref's read_hc)
-constexpr int kChunk = 1024;       // d elements per finalize block
 
 __device__ inline float f32_at(const DTensor& t, int64_t i0, int64_t i1 = 0, int64_t i2 = 0) {
     return *reinterpret_cast<const float*>(d_elem(t, i0, i1, i2, 0));
@@ -30,14 +32,17 @@ __device__ inline float& f32_ref(const DTensor& t, int64_t i0, int64_t i1 = 0, i
     return *reinterpret_cast<float*>(d_elem(t, i0, i1, i2, 0));
 }
 
-constexpr int kMixRowsPerBlock = 8;  // one 32-lane group per mixing row
-constexpr int kXrThreads = 256;
-constexpr int kXrChunk = 4096;  // state elements staged per step
+constexpr int kXrThreads = 1024;
+constexpr int kXrChunk = 8192;  // state elements staged per step: 8 per thread
+constexpr int kXrBatch = kXrChunk / kXrThreads;
+constexpr int kMixWarps = 16;  // column segments summed at once per mixing row
+constexpr int64_t kMixSeg = sum_orders::kHcMixSegmentColumns;
+constexpr int kMixBatch = 16;  // columns per lane loaded ahead of their adds
 
-// Grid n, 256 threads: xr[t][c] = X_t[c]·r_t over the flattened state (c = s·d + i), r from
-// Σx² in cpu-ref's 32-lane order (sum_squares_lanes32). The state is staged in shared memory
-// chunk by chunk by the whole block, so the first 32 lanes' sequential sums read it at
-// shared-memory latency.
+// Grid n, kXrThreads threads: xr[t][c] = X_t[c]·r_t over the flattened state (c = s·d + i), r
+// from Σx² in cpu-ref's 32-lane order (sum_squares_lanes32). The state is staged in shared
+// memory chunk by chunk by the whole block (each thread's loads in flight together), and the
+// first 32 threads' sequential sums read it at shared-memory latency.
 __global__ void __launch_bounds__(kXrThreads) hc_xr_kernel(DTensor X, float norm_eps, float* xr) {
     __shared__ float v[kXrChunk];
     __shared__ float r_s;
@@ -53,8 +58,12 @@ __global__ void __launch_bounds__(kXrThreads) hc_xr_kernel(DTensor X, float norm
     double ss = 0.0;  // lane tid's running sum (tid < 32)
     for (int64_t c0 = 0; c0 < N; c0 += kXrChunk) {
         const int len = static_cast<int>(N - c0 < kXrChunk ? N - c0 : kXrChunk);
-#pragma unroll 4
-        for (int i = tid; i < len; i += kXrThreads) v[i] = x_at(c0 + i);
+        float b[kXrBatch];
+#pragma unroll
+        for (int k = 0; k < kXrBatch; ++k) b[k] = k * kXrThreads + tid < len ? x_at(c0 + k * kXrThreads + tid) : 0.0f;
+        __syncthreads();  // the previous chunk's sums are done with v
+#pragma unroll
+        for (int k = 0; k < kXrBatch; ++k) v[k * kXrThreads + tid] = b[k];
         __syncthreads();
         if (tid < 32) {
             // Chunks start at multiples of 32, so lane tid keeps its columns ≡ tid (mod 32).
@@ -64,7 +73,6 @@ __global__ void __launch_bounds__(kXrThreads) hc_xr_kernel(DTensor X, float norm
                 ss = __dadd_rn(ss, __dmul_rn(e, e));
             }
         }
-        __syncthreads();
     }
     if (tid < 32) {
         for (int k = 16; k > 0; k /= 2) ss = __dadd_rn(ss, gpu_shfl_xor32(ss, k));
@@ -73,31 +81,67 @@ __global__ void __launch_bounds__(kXrThreads) hc_xr_kernel(DTensor X, float norm
     }
     __syncthreads();
     const float r = r_s;
-    for (int64_t c = tid; c < N; c += kXrThreads) xr[t * N + c] = x_at(c) * r;
+    for (int64_t c0 = 0; c0 < N; c0 += kXrChunk) {
+        float b[kXrBatch];
+#pragma unroll
+        for (int k = 0; k < kXrBatch; ++k) b[k] = c0 + k * kXrThreads + tid < N ? x_at(c0 + k * kXrThreads + tid) : 0.0f;
+#pragma unroll
+        for (int k = 0; k < kXrBatch; ++k)
+            if (c0 + k * kXrThreads + tid < N) xr[t * N + c0 + k * kXrThreads + tid] = b[k] * r;
+    }
 }
 
-// Grid (ceil(n_mix / 8), n), 256 threads: mix[t][m] = fn[m]·xr_t in cpu-ref's hc_mix order
-// (lane l: columns ≡ l mod 32 ascending, then the butterfly 16, 8, 4, 2, 1). FT: fn's type.
 template <int FT>
-__global__ void __launch_bounds__(kMixRowsPerBlock * 32) hc_mix_kernel(DTensor fn, const float* xr, int64_t N,
-                                                                      int64_t n_mix, float* mix) {
-    const int lane = threadIdx.x % 32;
-    const int64_t t = blockIdx.y, m = int64_t(blockIdx.x) * kMixRowsPerBlock + threadIdx.x / 32;
-    if (m >= n_mix) return;  // whole groups leave together
+__device__ inline float fn_at(const uint8_t* row, int64_t nb0, int64_t c) {
+    if constexpr (FT == DS4_TYPE_F32) return *reinterpret_cast<const float*>(row + c * nb0);
+    else if constexpr (FT == DS4_TYPE_F16) return gpu_half_to_float(*reinterpret_cast<const uint16_t*>(row + c * nb0));
+    else return __uint_as_float(uint32_t(*reinterpret_cast<const uint16_t*>(row + c * nb0)) << 16);
+}
+
+// Grid (n_mix, n), kMixWarps·32 threads: mix[t][m] = fn[m]·xr_t in cpu-ref's hc_mix order. In
+// rounds of kMixWarps segments, warp w sums segment (round·kMixWarps + w) per lane (lane l:
+// columns ≡ l mod 32 ascending, from 0); then lane l of warp 0 adds the round's partials in
+// segment order to its running lane sum; finally the butterfly 16, 8, 4, 2, 1. FT: fn's type.
+template <int FT>
+__global__ void __launch_bounds__(kMixWarps * 32) hc_mix_kernel(DTensor fn, const float* xr, int64_t N, int64_t n_mix,
+                                                               float* mix) {
+    __shared__ float part[kMixWarps][32];
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const int64_t t = blockIdx.y, m = blockIdx.x;
     const float* x = xr + t * N;
     const uint8_t* row = fn.data + m * fn.nb[1];
-    const int64_t nb0 = fn.nb[0];
-    float acc = 0.0f;
-#pragma unroll 16
-    for (int64_t c = lane; c < N; c += 32) {
-        float w;
-        if constexpr (FT == DS4_TYPE_F32) w = *reinterpret_cast<const float*>(row + c * nb0);
-        else if constexpr (FT == DS4_TYPE_F16) w = gpu_half_to_float(*reinterpret_cast<const uint16_t*>(row + c * nb0));
-        else w = __uint_as_float(uint32_t(*reinterpret_cast<const uint16_t*>(row + c * nb0)) << 16);
-        acc = acc + w * x[c];
+    const int64_t nb0 = fn.nb[0], nseg = (N + kMixSeg - 1) / kMixSeg;
+    float lane_sum = 0.0f;  // warp 0's running sum of lane `lane`
+    for (int64_t g0 = 0; g0 < nseg; g0 += kMixWarps) {
+        const int64_t g = g0 + warp;
+        float acc = 0.0f;
+        if (g < nseg) {
+            const int64_t c_end = d_min(N, (g + 1) * kMixSeg);
+            for (int64_t c0 = g * kMixSeg + lane; c0 < c_end; c0 += 32 * kMixBatch) {
+                float w[kMixBatch], xv[kMixBatch];
+#pragma unroll
+                for (int q = 0; q < kMixBatch; ++q) {
+                    const int64_t c = c0 + 32 * q;
+                    w[q] = c < c_end ? fn_at<FT>(row, nb0, c) : 0.0f;
+                    xv[q] = c < c_end ? x[c] : 0.0f;
+                }
+#pragma unroll
+                for (int q = 0; q < kMixBatch; ++q)
+                    if (c0 + 32 * q < c_end) acc = acc + w[q] * xv[q];
+            }
+        }
+        part[warp][lane] = acc;
+        __syncthreads();
+        if (warp == 0) {
+            const int64_t cnt = d_min<int64_t>(kMixWarps, nseg - g0);
+            for (int64_t k = 0; k < cnt; ++k) lane_sum = lane_sum + part[k][lane];
+        }
+        __syncthreads();
     }
-    for (int k = 16; k > 0; k /= 2) acc = acc + gpu_shfl_xor32(acc, k);
-    if (lane == 0) mix[t * n_mix + m] = acc;
+    if (warp == 0) {
+        for (int k = 16; k > 0; k /= 2) lane_sum = lane_sum + gpu_shfl_xor32(lane_sum, k);
+        if (lane == 0) mix[t * n_mix + m] = lane_sum;
+    }
 }
 
 // Sinkhorn of MODEL.md §C.2 on M[a][c] (H×H, row-major): row softmax (·1/Σ) + eps, column
@@ -180,41 +224,51 @@ __device__ void sinkhorn_reg(float* Ms, uint32_t iters, float eps) {
     for (int j = 0; j < H * H; ++j) Ms[j] = M[j];
 }
 
-// Grid (ceil(d / kChunk), n), kThreads threads. head: HC_HEAD (stable sigmoid, no post/comb).
+// Grid (ceil(d / kThreads), n), kThreads threads, one x_in element per thread. head: HC_HEAD
+// (stable sigmoid, no post/comb). Every block forms the gates from the mixing vector (loads in
+// parallel, into shared memory); the chunk-0 block also writes post and comb, its Sinkhorn run
+// by thread 0 after the block's own x_in elements.
 __global__ void hc_finalize_kernel(DTensor X, DTensor scale, DTensor base, const float* mix, int64_t n_mix, bool head,
                                    DTensor x_out, DTensor post, DTensor comb, uint32_t iters, float hc_eps) {
     __shared__ float pre[kHcMaxStreams];
-    __shared__ float M[kHcMaxStreams * kHcMaxStreams];
+    __shared__ float z[kHcMaxStreams * (2 + kHcMaxStreams)];
     const int tid = threadIdx.x;
     const int64_t t = blockIdx.y, d = X.ne[0];
     const int H = static_cast<int>(X.ne[1]);
+    const bool writes_gates = !head && blockIdx.x == 0;
+    const int64_t n_z = writes_gates ? n_mix : H;
     const float* mx = mix + t * n_mix;
-    const float sc0 = f32_at(scale, 0);
-    for (int s = tid; s < H; s += blockDim.x) {
-        const float z = mx[s] * sc0 + f32_at(base, s);
-        // HC_PRE evaluates the gates literally, HC_HEAD with the stable sigmoid (MODEL.md §C.2, §C.5).
-        pre[s] = (head ? d_sigmoid_stable(z) : 1.0f / (1.0f + d_exp_cr(-z))) + hc_eps;
-    }
-    if (!head && blockIdx.x == 0) {
-        const float sc1 = f32_at(scale, 1), sc2 = f32_at(scale, 2);
-        for (int s = tid; s < H; s += blockDim.x) {
-            const float z = mx[H + s] * sc1 + f32_at(base, H + s);
-            f32_ref(post, s, t) = 2.0f / (1.0f + d_exp_cr(-z));
-        }
-        if (tid == 0) {
-            for (int j = 0; j < H * H; ++j) M[j] = mx[2 * H + j] * sc2 + f32_at(base, 2 * H + j);
-            if (H == 4) sinkhorn_reg<4>(M, iters, hc_eps);
-            else sinkhorn(M, H, iters, hc_eps);
-            for (int a = 0; a < H; ++a)
-                for (int c = 0; c < H; ++c) f32_ref(comb, c, a, t) = M[a * H + c];
-        }
+    // z = mix·scale + base (two roundings); scale 0 for pre, 1 for post, 2 for comb.
+    for (int64_t j = tid; j < n_z; j += blockDim.x) {
+        const float sc = f32_at(scale, j < H ? 0 : j < 2 * H ? 1 : 2);
+        z[j] = mx[j] * sc + f32_at(base, j);
     }
     __syncthreads();
-    const int64_t i_end = (int64_t(blockIdx.x) + 1) * kChunk < d ? (int64_t(blockIdx.x) + 1) * kChunk : d;
-    for (int64_t i = int64_t(blockIdx.x) * kChunk + tid; i < i_end; i += blockDim.x) {
+    for (int s = tid; s < H; s += blockDim.x)
+        // HC_PRE evaluates the gates literally, HC_HEAD with the stable sigmoid (MODEL.md §C.2, §C.5).
+        pre[s] = (head ? d_sigmoid_stable(z[s]) : 1.0f / (1.0f + d_exp_cr(-z[s]))) + hc_eps;
+    if (writes_gates)
+        for (int s = tid; s < H; s += blockDim.x) f32_ref(post, s, t) = 2.0f / (1.0f + d_exp_cr(-z[H + s]));
+    __syncthreads();
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + tid;
+    if (i < d) {
         float acc = 0.0f;
-        for (int s = 0; s < H; ++s) acc += pre[s] * f32_at(X, i, s, t);
+        for (int s0 = 0; s0 < H; s0 += 8) {
+            float v[8];
+#pragma unroll
+            for (int q = 0; q < 8; ++q) v[q] = s0 + q < H ? f32_at(X, i, s0 + q, t) : 0.0f;
+#pragma unroll
+            for (int q = 0; q < 8; ++q)
+                if (s0 + q < H) acc += pre[s0 + q] * v[q];
+        }
         f32_ref(x_out, i, t) = acc;
+    }
+    if (writes_gates && tid == 0) {
+        float* M = z + 2 * H;  // comb's z, Sinkhorn in place
+        if (H == 4) sinkhorn_reg<4>(M, iters, hc_eps);
+        else sinkhorn(M, H, iters, hc_eps);
+        for (int a = 0; a < H; ++a)
+            for (int c = 0; c < H; ++c) f32_ref(comb, c, a, t) = M[a * H + c];
     }
 }
 
@@ -243,8 +297,8 @@ KernelStatus run_hc_mix_and_finalize(const ds4_node& node, KernelContext& ctx, b
     if (auto st = launch_status(head ? "hc_head rms" : "hc_pre rms"); !st.ok()) return st;
     const ds4_tensor* fn = node.src[1];
     const int64_t N = H * d;
-    dim3 mix_grid(static_cast<unsigned>((n_mix + kMixRowsPerBlock - 1) / kMixRowsPerBlock), static_cast<unsigned>(n));
-    const int mix_threads = kMixRowsPerBlock * 32;
+    dim3 mix_grid(static_cast<unsigned>(n_mix), static_cast<unsigned>(n));
+    const int mix_threads = kMixWarps * 32;
     if (fn->type == DS4_TYPE_F32)
         hc_mix_kernel<DS4_TYPE_F32><<<mix_grid, mix_threads, 0, ctx.stream>>>(dtensor(fn), xr, N, n_mix, mix);
     else if (fn->type == DS4_TYPE_F16)
@@ -252,7 +306,7 @@ KernelStatus run_hc_mix_and_finalize(const ds4_node& node, KernelContext& ctx, b
     else
         hc_mix_kernel<DS4_TYPE_BF16><<<mix_grid, mix_threads, 0, ctx.stream>>>(dtensor(fn), xr, N, n_mix, mix);
     if (auto st = launch_status(head ? "hc_head mix" : "hc_pre mix"); !st.ok()) return st;
-    dim3 grid(static_cast<unsigned>((d + kChunk - 1) / kChunk), static_cast<unsigned>(n));
+    dim3 grid(static_cast<unsigned>((d + kThreads - 1) / kThreads), static_cast<unsigned>(n));
     const DTensor none{};
     hc_finalize_kernel<<<grid, kThreads, 0, ctx.stream>>>(dtensor(X), dtensor(node.src[2]), dtensor(node.src[3]), mix,
                                                           n_mix, head, dtensor(node.dst[0]),
