@@ -9,6 +9,11 @@
 
 namespace ds4::sum_orders {
 
+// Σx² of every RMS scale (RMS_NORM, HC_PRE/HC_HEAD, COMPRESSOR): double, 32 interleaved lanes
+// (element i → lane i mod 32) in segments of this many elements; per lane the segment partials
+// are added in segment order, then the lanes are combined by the butterfly 16, 8, 4, 2, 1.
+constexpr int64_t kRmsSegmentElements = 1024;
+
 // ATTENTION: Σ_j e_j and Σ_j e_j·v_j over a token's rows, rows in segments of this many.
 constexpr int64_t kAttentionSegmentRows = 64;
 

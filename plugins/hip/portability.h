@@ -134,6 +134,19 @@ __device__ inline T gpu_shfl_xor32(T v, int mask) {
 #endif
 }
 
+// Orders the shared-memory accesses of an aligned group of 32 lanes (a warp on NVIDIA; the
+// whole wavefront, which executes in lockstep, on AMD): writes before it are visible to the
+// group's reads after it. Every lane of the group must call it.
+__device__ inline void gpu_sync_lanes32() {
+#if defined(DS4_GPU_HIP)
+    __builtin_amdgcn_fence(__ATOMIC_RELEASE, "wavefront");
+    __builtin_amdgcn_wave_barrier();
+    __builtin_amdgcn_fence(__ATOMIC_ACQUIRE, "wavefront");
+#else
+    __syncwarp();
+#endif
+}
+
 // c + Σ_k int8(a_k)·int8(b_k) over the four bytes of a and b.
 __device__ inline int gpu_dp4a(int a, int b, int c) {
 #if defined(DS4_GPU_HIP)

@@ -2,6 +2,7 @@
 // messages plan_create reports ("src1 ne0 4095 != weight IN 4096"), element access for the
 // float types, and row iteration over 4-D views.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "../../common/sum_orders.h"
 #include "../kernel.h"
 
 namespace ds4::cpuref {
@@ -61,12 +63,19 @@ inline float cos_f32(float x) { return static_cast<float>(std::cos(static_cast<d
 inline float sin_f32(float x) { return static_cast<float>(std::sin(static_cast<double>(x))); }
 
 // Σx² of an RMS norm (MODEL.md §0, docs/numerics.md): in double over 32 interleaved lanes
-// (element i → lane i % 32, each lane in index order), the lanes then combined by the
-// butterfly 16, 8, 4, 2, 1 (lane l adds lane l ^ m). Every square is exact in double; the order
-// is fixed so that a GPU warp computes the same bits with one lane per thread.
+// (element i → lane i % 32) in segments of kRmsSegmentElements: within a segment each lane
+// sums in index order from 0, each lane adds its segment partials in segment order, and the
+// lanes are combined by the butterfly 16, 8, 4, 2, 1 (lane l adds lane l ^ m). Every square is
+// exact in double; the order is fixed so that a GPU computes the same bits with one warp per
+// segment (plugins/common/sum_orders.h).
 inline double sum_squares_lanes32(const float* x, int64_t n) {
     double lane[32] = {};
-    for (int64_t i = 0; i < n; ++i) lane[i % 32] += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    for (int64_t s0 = 0; s0 < n; s0 += sum_orders::kRmsSegmentElements) {
+        const int64_t s1 = std::min(n, s0 + sum_orders::kRmsSegmentElements);
+        double part[32] = {};
+        for (int64_t i = s0; i < s1; ++i) part[i % 32] += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+        for (int l = 0; l < 32; ++l) lane[l] += part[l];
+    }
     for (int m = 16; m > 0; m /= 2) {
         double next[32];
         for (int l = 0; l < 32; ++l) next[l] = lane[l] + lane[l ^ m];

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "../../common/sum_orders.h"
 #include "../kernel.h"
 
 namespace ds4::gpu {
@@ -180,19 +181,66 @@ __device__ inline float d_dequant(uint32_t type, const uint8_t* row, int64_t i, 
 }
 
 // Records the first data error of a plan (deterministic for a single bad index).
-// Σx² of an RMS norm in cpu-ref's order (cpu-ref common.h, sum_squares_lanes32): lane l of a
-// 32-lane group sums get(i)² for i ≡ l (mod 32) in double, index ascending; the butterfly
-// 16, 8, 4, 2, 1 combines the lanes. Every lane of the group must call it; all get the total.
+// Σx² of an RMS norm in cpu-ref's order (cpu-ref common.h, sum_squares_lanes32; segments of
+// sum_orders::kRmsSegmentElements): lane l of a 32-lane group sums get(i)² for i ≡ l (mod 32)
+// of each segment in double, index ascending from 0, and adds the segment partials in order;
+// the butterfly 16, 8, 4, 2, 1 combines the lanes. Every lane of the group must call it; all
+// get the total. (d_block_sum_squares spreads the segments over a block's warps.)
+inline constexpr int64_t kRmsSeg = sum_orders::kRmsSegmentElements;
 template <class Get>
 __device__ inline double d_sum_squares_lanes32(Get get, int64_t n, int lane) {
     double s = 0.0;
+    for (int64_t s0 = 0; s0 < n; s0 += kRmsSeg) {
+        const int64_t s1 = s0 + kRmsSeg < n ? s0 + kRmsSeg : n;
+        double part = 0.0;
 #pragma unroll 4
-    for (int64_t i = lane; i < n; i += 32) {
-        const double v = get(i);
-        s = __dadd_rn(s, __dmul_rn(v, v));
+        for (int64_t i = s0 + lane; i < s1; i += 32) {
+            const double v = get(i);
+            part = __dadd_rn(part, __dmul_rn(v, v));
+        }
+        s = __dadd_rn(s, part);
     }
     for (int m = 16; m > 0; m /= 2) s = __dadd_rn(s, gpu_shfl_xor32(s, m));
     return s;
+}
+
+// The same Σx² by a whole block of W 32-lane groups: group w sums segments w, w+W, ... (its 32
+// loads per lane issued together), group 0 adds the partials in segment order, then the
+// butterfly. Every thread of the block must call it; all get the total. part: shared [W][32].
+template <int W, class Get>
+__device__ inline double d_block_sum_squares(Get get, int64_t n, double (*part)[32], double* total) {
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32;
+    const int64_t nseg = (n + kRmsSeg - 1) / kRmsSeg;
+    double s = 0.0;  // group 0's lane sums
+    for (int64_t g0 = 0; g0 < nseg; g0 += W) {
+        const int64_t seg = g0 + w;
+        double p = 0.0;
+        if (seg < nseg) {
+            constexpr int kPerLane = static_cast<int>(kRmsSeg / 32);
+            float v[kPerLane];
+#pragma unroll
+            for (int k = 0; k < kPerLane; ++k) {
+                const int64_t i = seg * kRmsSeg + lane + 32 * k;
+                v[k] = i < n ? get(i) : 0.0f;
+            }
+#pragma unroll
+            for (int k = 0; k < kPerLane; ++k)
+                if (seg * kRmsSeg + lane + 32 * k < n) p = __dadd_rn(p, __dmul_rn(double(v[k]), double(v[k])));
+        }
+        part[w][lane] = p;
+        __syncthreads();
+        if (w == 0) {
+            const int64_t cnt = nseg - g0 < W ? nseg - g0 : W;
+            for (int64_t k = 0; k < cnt; ++k) s = __dadd_rn(s, part[k][lane]);
+        }
+        __syncthreads();
+    }
+    if (w == 0) {
+        for (int m = 16; m > 0; m /= 2) s = __dadd_rn(s, gpu_shfl_xor32(s, m));
+        if (lane == 0) *total = s;
+    }
+    __syncthreads();
+    return *total;
 }
 
 __device__ inline void d_report(DeviceError* err, int32_t code, int32_t node, int32_t value, int64_t position) {

@@ -2,8 +2,8 @@
 // cpu-ref's (plugins/cpu-ref/ops/hc.cpp, docs/numerics.md "Conventions the fused kernels fix").
 //
 // HC_PRE / HC_HEAD run as three kernels:
-//   1. xr: per token Σx² over the whole n_hc·d state in double in cpu-ref's 32-lane order
-//      (sum_squares_lanes32), r = 1/sqrt(mean + eps), and the rounded x·r into scratch;
+//   1. xr: per token Σx² over the whole n_hc·d state in double in cpu-ref's segmented 32-lane
+//      order (sum_squares_lanes32), r = 1/sqrt(mean + eps), and the rounded x·r into scratch;
 //   2. mix: one block per (token, mixing row), one warp per column segment of
 //      kHcMixSegmentColumns, fn·(x·r) in cpu-ref's segmented 32-lane order (hc_mix);
 //   3. finalize: one block per (token, chunk of d): the gates from the mixing vector, then
@@ -33,19 +33,16 @@ __device__ inline float& f32_ref(const DTensor& t, int64_t i0, int64_t i1 = 0, i
 }
 
 constexpr int kXrThreads = 1024;
-constexpr int kXrChunk = 8192;  // state elements staged per step: 8 per thread
-constexpr int kXrBatch = kXrChunk / kXrThreads;
+constexpr int kXrBatch = 16;  // elements per thread loaded before any is stored
 constexpr int kMixWarps = 16;  // column segments summed at once per mixing row
 constexpr int64_t kMixSeg = sum_orders::kHcMixSegmentColumns;
 constexpr int kMixBatch = 16;  // columns per lane loaded ahead of their adds
 
 // Grid n, kXrThreads threads: xr[t][c] = X_t[c]·r_t over the flattened state (c = s·d + i), r
-// from Σx² in cpu-ref's 32-lane order (sum_squares_lanes32). The state is staged in shared
-// memory chunk by chunk by the whole block (each thread's loads in flight together), and the
-// first 32 threads' sequential sums read it at shared-memory latency.
+// from Σx² in cpu-ref's segmented 32-lane order (d_block_sum_squares: one group per segment).
 __global__ void __launch_bounds__(kXrThreads) hc_xr_kernel(DTensor X, float norm_eps, float* xr) {
-    __shared__ float v[kXrChunk];
-    __shared__ float r_s;
+    __shared__ double part[kXrThreads / 32][32];
+    __shared__ double total;
     const int64_t t = blockIdx.x, d = X.ne[0], H = X.ne[1], N = H * d;
     const uint8_t* xt = X.data + t * X.nb[2];
     // Column c = s·d + i; a contiguous state (the usual case) needs no division.
@@ -55,33 +52,10 @@ __global__ void __launch_bounds__(kXrThreads) hc_xr_kernel(DTensor X, float norm
         return *reinterpret_cast<const float*>(xt + (c / d) * X.nb[1] + (c % d) * X.nb[0]);
     };
     const int tid = threadIdx.x;
-    double ss = 0.0;  // lane tid's running sum (tid < 32)
-    for (int64_t c0 = 0; c0 < N; c0 += kXrChunk) {
-        const int len = static_cast<int>(N - c0 < kXrChunk ? N - c0 : kXrChunk);
-        float b[kXrBatch];
-#pragma unroll
-        for (int k = 0; k < kXrBatch; ++k) b[k] = k * kXrThreads + tid < len ? x_at(c0 + k * kXrThreads + tid) : 0.0f;
-        __syncthreads();  // the previous chunk's sums are done with v
-#pragma unroll
-        for (int k = 0; k < kXrBatch; ++k) v[k * kXrThreads + tid] = b[k];
-        __syncthreads();
-        if (tid < 32) {
-            // Chunks start at multiples of 32, so lane tid keeps its columns ≡ tid (mod 32).
-#pragma unroll 8
-            for (int i = tid; i < len; i += 32) {
-                const double e = v[i];
-                ss = __dadd_rn(ss, __dmul_rn(e, e));
-            }
-        }
-    }
-    if (tid < 32) {
-        for (int k = 16; k > 0; k /= 2) ss = __dadd_rn(ss, gpu_shfl_xor32(ss, k));
-        const float mean = static_cast<float>(ss / static_cast<double>(N));
-        if (tid == 0) r_s = 1.0f / sqrtf(mean + norm_eps);
-    }
-    __syncthreads();
-    const float r = r_s;
-    for (int64_t c0 = 0; c0 < N; c0 += kXrChunk) {
+    const double ss = d_block_sum_squares<kXrThreads / 32>(x_at, N, part, &total);
+    const float mean = static_cast<float>(ss / static_cast<double>(N));
+    const float r = 1.0f / sqrtf(mean + norm_eps);
+    for (int64_t c0 = 0; c0 < N; c0 += int64_t(kXrBatch) * kXrThreads) {
         float b[kXrBatch];
 #pragma unroll
         for (int k = 0; k < kXrBatch; ++k) b[k] = c0 + k * kXrThreads + tid < N ? x_at(c0 + k * kXrThreads + tid) : 0.0f;

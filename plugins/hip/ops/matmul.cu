@@ -7,7 +7,9 @@
 //   2. tile blocks stream 8 weight rows at a time through shared memory in ~1-2 KiB chunks
 //      (16-byte loads, the next chunk in flight while the current one is computed) and dot them
 //      with up to T activation rows, so a weight byte is read from memory once per T tokens.
-//      Decode (n <= 4) uses T = n; prefill tiles tokens by 8.
+//      Decode (n <= 4) uses T = n; prefill tiles tokens by 8. One token against quantized
+//      weights with Q8 activations (the decode case of official numerics) runs instead on
+//      matvec_decode.cuh's kernels: a lane per storage block straight from global memory.
 // MATMUL_ID: few (token, slot) pairs (decode) get one tile row per pair, reading the expert id
 // in the kernel; many pairs (prefill) are first grouped by expert on the device (one block,
 // integer atomics on the lists only; a pair's value does not depend on its group), then each
@@ -18,6 +20,7 @@
 // tiles serve the fused ops' projections and expert matmuls (rowdot.h).
 #include "common.cuh"
 #include "matvec.cuh"
+#include "matvec_decode.cuh"
 #include "ops.h"
 #include "rowdot.h"
 
@@ -225,6 +228,19 @@ __global__ void __launch_bounds__(mv::kThreads) mm_dense_kernel(const uint8_t* w
     }
 }
 
+// MATMUL of one token, quantized weights and activations: grid ceil(out / rows per block).
+template <int WT>
+__global__ void __launch_bounds__(mvd::kWarps * 32) mm_decode_kernel(const uint8_t* w, int64_t nb1, int64_t in,
+                                                                     int64_t out, mv::Acts acts, DTensor y, float scale,
+                                                                     Iq2Tables g, int lpr) {
+    __shared__ float terms[mvd::kWarps][32 * mvd::Group<WT>::G];
+    gpu_dependency_wait();
+    const int warp = threadIdx.x / 32;
+    const int64_t o_base = (int64_t(blockIdx.x) * mvd::kWarps + warp) * (32 / lpr);
+    mvd::decode_rows<WT>(w, nb1, in, out, o_base, lpr, acts.q, acts.d, reinterpret_cast<float*>(d_row_elem(y, 0, 0)),
+                         y.nb[0] / 4, scale, g, terms[warp]);
+}
+
 struct IdArgs {
     const uint8_t* w;
     int64_t nb1, nb2, in, out, experts;
@@ -266,6 +282,34 @@ __global__ void __launch_bounds__(mv::kThreads) mm_id_pair_kernel(IdArgs a, mv::
         const int64_t xrow[1] = {xrow_of(a, p)};
         float* const yp[1] = {yrow_of(a, p)};
         mv::tile<WT, Q, 1>(a.w + int64_t(e) * a.nb2, a.nb1, a.in, a.out, o0, acts, xrow, yp, a.y.nb[0] / 4, smem, tabs);
+    }
+}
+
+// MATMUL_ID, few pairs, quantized weights and activations: grid (row blocks, pairs).
+template <int WT>
+__global__ void __launch_bounds__(mvd::kWarps * 32) mm_id_decode_kernel(IdArgs a, mv::Acts acts, Iq2Tables g,
+                                                                        DeviceError* err, int32_t node, int lpr) {
+    __shared__ float terms[mvd::kWarps][32 * mvd::Group<WT>::G];
+    gpu_dependency_wait();
+    const int warp = threadIdx.x / 32;
+    const int64_t rows_per_block = int64_t(mvd::kWarps) * (32 / lpr);
+    const int64_t o_base = int64_t(blockIdx.x) * rows_per_block + warp * (32 / lpr), pairs = a.k * a.ids.ne[1];
+    for (int64_t p = blockIdx.y; p < pairs; p += gridDim.y) {
+        const int32_t e = id_at(a, p);
+        if (e == -1) {
+            for (int64_t o = threadIdx.x; o < rows_per_block; o += blockDim.x)
+                if (int64_t(blockIdx.x) * rows_per_block + o < a.out)
+                    yrow_of(a, p)[(int64_t(blockIdx.x) * rows_per_block + o) * (a.y.nb[0] / 4)] = 0.0f;
+            continue;
+        }
+        if (e < 0 || e >= a.experts) {
+            if (blockIdx.x == 0 && threadIdx.x == 0) d_report(err, kErrExpertId, node, e, p);
+            continue;
+        }
+        const int64_t xr = xrow_of(a, p);
+        const int64_t nd = acts.ld / mv::kActBlock<WT>;
+        mvd::decode_rows<WT>(a.w + int64_t(e) * a.nb2, a.nb1, a.in, a.out, o_base, lpr, acts.q + xr * acts.ld,
+                             acts.d + xr * nd, yrow_of(a, p), a.y.nb[0] / 4, 1.0f, g, terms[warp]);
     }
 }
 
@@ -396,10 +440,36 @@ struct DenseArgs {
     Iq2Tables g;
 };
 
+// Whether matvec_decode.cuh's layout requirements hold for rows of `in` elements at w.
+template <int WT>
+bool decode_layout_ok(const uint8_t* w, int64_t in, int64_t nb1, int64_t nb2) {
+    if constexpr (!mvd::kSupported<WT>) {
+        return false;
+    } else {
+        const int64_t group = int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be;
+        return in % group == 0 && (reinterpret_cast<uintptr_t>(w) & 3) == 0 && nb1 % 4 == 0 && nb2 % 4 == 0;
+    }
+}
+
+template <int WT>
+unsigned decode_row_blocks(int64_t out, int lpr) {
+    const int64_t rows = int64_t(mvd::kWarps) * (32 / lpr);
+    return static_cast<unsigned>((out + rows - 1) / rows);
+}
+
 template <int WT, bool Q>
 KernelStatus launch_dense(const DenseArgs& a) {
     constexpr int smem = mv::smem_bytes<WT>();
     const int64_t out = a.w.ne[1];
+    if constexpr (Q && mvd::kSupported<WT>) {
+        if (a.n == 1 && decode_layout_ok<WT>(a.w.data, a.w.ne[0], a.w.nb[1], 0)) {
+            const int lpr = mvd::lanes_per_row(a.w.ne[0] / (int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be));
+            return launched(gpu_launch_overlapped(mm_decode_kernel<WT>, dim3(decode_row_blocks<WT>(out, lpr)),
+                                                  dim3(mvd::kWarps * 32), 0, a.stream, a.w.data, a.w.nb[1], a.w.ne[0],
+                                                  out, a.acts, a.y, a.scale, a.g, lpr),
+                            "matmul");
+        }
+    }
     auto go = [&](auto kernel, int T) {
         dim3 grid(row_tiles(out), grid_y((a.n + T - 1) / T));
         return launched(gpu_launch_overlapped(kernel, grid, dim3(mv::kThreads), smem, a.stream, a.w.data, a.w.nb[1],
@@ -438,6 +508,15 @@ KernelStatus launch_matmul_id(const IdLaunch& c) {
     const mv::Acts acts = acts_of(c.L, s);
     const Iq2Tables g{c.ctx.iq2_grid, c.ctx.iq2_signs};
     constexpr int smem = mv::smem_bytes<WT>();
+    if constexpr (Q && mvd::kSupported<WT>) {
+        if (!c.L.grouped && decode_layout_ok<WT>(a.w, a.in, a.nb1, a.nb2)) {
+            const int lpr = mvd::lanes_per_row(a.in / (int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be));
+            dim3 grid(decode_row_blocks<WT>(a.out, lpr), grid_y(c.L.pairs));
+            return launched(gpu_launch_overlapped(mm_id_decode_kernel<WT>, grid, dim3(mvd::kWarps * 32), 0, c.ctx.stream,
+                                                  a, acts, g, c.ctx.err, c.ctx.node, lpr),
+                            "matmul_id");
+        }
+    }
     if (!c.L.grouped) {
         dim3 grid(row_tiles(a.out), grid_y(c.L.pairs));
         return launched(gpu_launch_overlapped(mm_id_pair_kernel<WT, Q>, grid, dim3(mv::kThreads), smem, c.ctx.stream, a,
