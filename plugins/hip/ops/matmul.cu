@@ -232,13 +232,15 @@ __global__ void __launch_bounds__(mv::kThreads) mm_dense_kernel(const uint8_t* w
 template <int WT>
 __global__ void __launch_bounds__(mvd::kWarps * 32) mm_decode_kernel(const uint8_t* w, int64_t nb1, int64_t in,
                                                                      int64_t out, mv::Acts acts, DTensor y, float scale,
-                                                                     Iq2Tables g, int lpr) {
+                                                                     Iq2Tables g, int lpr, float* never) {
     __shared__ float terms[mvd::kWarps][32 * mvd::Group<WT>::G];
+    __shared__ uint64_t grid_s[WT == DS4_TYPE_IQ2_XXS ? 256 : 1];
+    const uint64_t* grid = mvd::load_grid<WT>(grid_s, g);
     gpu_dependency_wait();
     const int warp = threadIdx.x / 32;
     const int64_t o_base = (int64_t(blockIdx.x) * mvd::kWarps + warp) * (32 / lpr);
     mvd::decode_rows<WT>(w, nb1, in, out, o_base, lpr, acts.q, acts.d, reinterpret_cast<float*>(d_row_elem(y, 0, 0)),
-                         y.nb[0] / 4, scale, g, terms[warp]);
+                         y.nb[0] / 4, scale, grid, terms[warp], never);
 }
 
 struct IdArgs {
@@ -288,8 +290,11 @@ __global__ void __launch_bounds__(mv::kThreads) mm_id_pair_kernel(IdArgs a, mv::
 // MATMUL_ID, few pairs, quantized weights and activations: grid (row blocks, pairs).
 template <int WT>
 __global__ void __launch_bounds__(mvd::kWarps * 32) mm_id_decode_kernel(IdArgs a, mv::Acts acts, Iq2Tables g,
-                                                                        DeviceError* err, int32_t node, int lpr) {
+                                                                        DeviceError* err, int32_t node, int lpr,
+                                                                        float* never) {
     __shared__ float terms[mvd::kWarps][32 * mvd::Group<WT>::G];
+    __shared__ uint64_t grid_s[WT == DS4_TYPE_IQ2_XXS ? 256 : 1];
+    const uint64_t* grid = mvd::load_grid<WT>(grid_s, g);
     gpu_dependency_wait();
     const int warp = threadIdx.x / 32;
     const int64_t rows_per_block = int64_t(mvd::kWarps) * (32 / lpr);
@@ -309,7 +314,7 @@ __global__ void __launch_bounds__(mvd::kWarps * 32) mm_id_decode_kernel(IdArgs a
         const int64_t xr = xrow_of(a, p);
         const int64_t nd = acts.ld / mv::kActBlock<WT>;
         mvd::decode_rows<WT>(a.w + int64_t(e) * a.nb2, a.nb1, a.in, a.out, o_base, lpr, acts.q + xr * acts.ld,
-                             acts.d + xr * nd, yrow_of(a, p), a.y.nb[0] / 4, 1.0f, g, terms[warp]);
+                             acts.d + xr * nd, yrow_of(a, p), a.y.nb[0] / 4, 1.0f, grid, terms[warp], never);
     }
 }
 
@@ -466,7 +471,7 @@ KernelStatus launch_dense(const DenseArgs& a) {
             const int lpr = mvd::lanes_per_row(a.w.ne[0] / (int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be));
             return launched(gpu_launch_overlapped(mm_decode_kernel<WT>, dim3(decode_row_blocks<WT>(out, lpr)),
                                                   dim3(mvd::kWarps * 32), 0, a.stream, a.w.data, a.w.nb[1], a.w.ne[0],
-                                                  out, a.acts, a.y, a.scale, a.g, lpr),
+                                                  out, a.acts, a.y, a.scale, a.g, lpr, static_cast<float*>(nullptr)),
                             "matmul");
         }
     }
@@ -513,7 +518,7 @@ KernelStatus launch_matmul_id(const IdLaunch& c) {
             const int lpr = mvd::lanes_per_row(a.in / (int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be));
             dim3 grid(decode_row_blocks<WT>(a.out, lpr), grid_y(c.L.pairs));
             return launched(gpu_launch_overlapped(mm_id_decode_kernel<WT>, grid, dim3(mvd::kWarps * 32), 0, c.ctx.stream,
-                                                  a, acts, g, c.ctx.err, c.ctx.node, lpr),
+                                                  a, acts, g, c.ctx.err, c.ctx.node, lpr, static_cast<float*>(nullptr)),
                             "matmul_id");
         }
     }

@@ -52,14 +52,15 @@ __device__ inline int dot16(const int (&q)[4], const int4& x, int acc) {
 __device__ inline int sum16(const int4& x) { return dot16({0x01010101, 0x01010101, 0x01010101, 0x01010101}, x, 0); }
 
 // IQ2_XXS sub-block ib (32 elements) of the block whose qs words are A (grid indices) and B
-// (signs, scale): Σ_k (±grid)·x, and its integer scale 2s + 1.
-__device__ inline int iq2_sub(uint32_t A, uint32_t B, const int4* x, const Iq2Tables& tab, int& isc) {
+// (signs, scale): Σ_k (±grid)·x, and its integer scale 2s + 1. grid: the 256-entry grid in
+// shared memory; the 8 sign bits are the 7 stored ones and their parity (ksigns' rule).
+__device__ inline int iq2_sub(uint32_t A, uint32_t B, const int4 (&x)[2], const uint64_t* grid_s, int& isc) {
     isc = int(2 * (B >> 28) + 1);
     int d = 0;
 #pragma unroll
     for (int g = 0; g < 4; ++g) {
-        const uint64_t grid = tab.grid[(A >> (8 * g)) & 0xFF];
-        const uint32_t s8 = tab.signs[(B >> (7 * g)) & 127];
+        const uint64_t grid = grid_s[(A >> (8 * g)) & 0xFF];
+        const uint32_t s7 = (B >> (7 * g)) & 127, s8 = s7 | ((__popc(s7) & 1u) << 7);
         // Sign bit k of s8 → byte mask 0xFF at byte k (for k < 4 in lo, k ≥ 4 in hi).
         const uint32_t blo = ((s8 & 15u) * 0x00204081u) & 0x01010101u, bhi = ((s8 >> 4) * 0x00204081u) & 0x01010101u;
         const uint32_t mlo = blo * 0xFFu, mhi = bhi * 0xFFu;
@@ -74,30 +75,69 @@ __device__ inline int iq2_sub(uint32_t A, uint32_t B, const int4* x, const Iq2Ta
 
 // The block terms of group grp of a row (row: the row's first byte; xq/xd: the activation
 // row's codes and block scales).
+// Loads n int4 activation vectors and pins them (issued together).
+template <int N>
+__device__ inline void load_acts(const int4* src, int4 (&x)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) x[i] = src[i];
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+        uint32_t* u = reinterpret_cast<uint32_t*>(&x[i]);
+        gpu_pin(u[0]), gpu_pin(u[1]), gpu_pin(u[2]), gpu_pin(u[3]);
+    }
+}
+
+// Makes the values loaded so far all needed at this point (an xor of them decides a store that
+// never happens: `never` is a null pointer the compiler cannot see through), so the compiler
+// issues every load before the first wait instead of interleaving loads with their uses.
+template <int N>
+__device__ inline void need_all(const uint32_t (&v)[N], uint32_t extra, float* never) {
+    uint32_t f = extra;
+#pragma unroll
+    for (int i = 0; i < N; ++i) f ^= v[i];
+    if (never) *never = __uint_as_float(f);
+}
+
+template <int N>
+__device__ inline uint32_t fold(const int4 (&x)[N]) {
+    uint32_t f = 0;
+#pragma unroll
+    for (int i = 0; i < N; ++i) f ^= uint32_t(x[i].x) ^ uint32_t(x[i].y) ^ uint32_t(x[i].z) ^ uint32_t(x[i].w);
+    return f;
+}
+
 template <int WT>
-__device__ inline void group_terms(const uint8_t* row, int64_t grp, const int8_t* xq, const float* xd, const Iq2Tables& tab,
-                                   float (&term)[Group<WT>::G]) {
+__device__ inline void group_terms(const uint8_t* row, int64_t grp, const int8_t* xq, const float* xd,
+                                   const uint64_t* grid_s, float* never, float (&term)[Group<WT>::G]) {
     constexpr int G = Group<WT>::G, W = Group<WT>::W, be = Group<WT>::be;
+    // The group's weight words: all loads in flight before any is used.
     uint32_t w[W];
     const uint32_t* src = reinterpret_cast<const uint32_t*>(row) + grp * W;
 #pragma unroll
     for (int i = 0; i < W; ++i) w[i] = src[i];
+#pragma unroll
+    for (int i = 0; i < W; ++i) gpu_pin(w[i]);
     const int64_t b0 = grp * G;  // first block of the group
-    const int4* x = reinterpret_cast<const int4*>(xq + b0 * be);
+    const int4* xs = reinterpret_cast<const int4*>(xq + b0 * be);
     if constexpr (WT == DS4_TYPE_Q8_0) {
+        int4 xa[4];
+        load_acts(xs, xa);
+        need_all(w, fold(xa), never);
 #pragma unroll
         for (int g = 0; g < 2; ++g) {
             int q[8];
 #pragma unroll
             for (int i = 0; i < 8; ++i) q[i] = int(g == 0 ? word_at_half(w, 2 + 4 * i) : w[9 + i]);
-            const int4 x0 = x[2 * g], x1 = x[2 * g + 1];
-            int isum = dot16({q[0], q[1], q[2], q[3]}, x0, 0);
-            isum = dot16({q[4], q[5], q[6], q[7]}, x1, isum);
+            int isum = dot16({q[0], q[1], q[2], q[3]}, xa[2 * g], 0);
+            isum = dot16({q[4], q[5], q[6], q[7]}, xa[2 * g + 1], isum);
             const float h = g == 0 ? half_lo(w[0]) : half_hi(w[8]);
             term[g] = h * xd[b0 + g] * float(isum);
         }
     } else if constexpr (WT == DS4_TYPE_Q2_K) {
         // scales bytes 0..15, qs bytes 16..79, d and dmin at 80 and 82.
+        int4 x[16];
+        load_acts(xs, x);
+        need_all(w, fold(x), never);
         int isum = 0, msum = 0;
 #pragma unroll
         for (int sb = 0; sb < 16; ++sb) {
@@ -114,6 +154,9 @@ __device__ inline void group_terms(const uint8_t* row, int64_t grp, const int8_t
         term[0] = dall * float(isum) - dmin * float(msum);
     } else if constexpr (WT == DS4_TYPE_Q4_K) {
         // d, dmin at 0 and 2, 6-bit scales bytes 4..15, qs bytes 16..143.
+        int4 x[16];
+        load_acts(xs, x);
+        need_all(w, fold(x), never);
         int isum = 0, msum = 0;
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
@@ -144,19 +187,33 @@ __device__ inline void group_terms(const uint8_t* row, int64_t grp, const int8_t
         // block 1 at bytes 66..131 (d at 66, qs from byte 68: aligned).
 #pragma unroll
         for (int g = 0; g < 2; ++g) {
+            int4 x[16];
+            load_acts(xs + 16 * g, x);
+            if (g == 0) need_all(w, fold(x), never);
             int isum = 0;
 #pragma unroll
             for (int ib = 0; ib < 8; ++ib) {
                 const uint32_t A = g == 0 ? word_at_half(w, 2 + 8 * ib) : w[17 + 2 * ib];
                 const uint32_t B = g == 0 ? word_at_half(w, 6 + 8 * ib) : w[18 + 2 * ib];
                 int isc;
-                const int d = iq2_sub(A, B, x + 16 * g + 2 * ib, tab, isc);
+                const int4 xp[2] = {x[2 * ib], x[2 * ib + 1]};
+                const int d = iq2_sub(A, B, xp, grid_s, isc);
                 isum += isc * d;
             }
             const float h = g == 0 ? half_lo(w[0]) : half_hi(w[16]);
             term[g] = h * xd[b0 + g] * float(isum);
         }
     }
+}
+
+// The IQ2_XXS grid into shared memory (every thread of the block calls it; then a barrier).
+template <int WT>
+__device__ inline const uint64_t* load_grid(uint64_t* grid_s, const Iq2Tables& tab) {
+    if constexpr (WT == DS4_TYPE_IQ2_XXS) {
+        for (int i = threadIdx.x; i < 256; i += blockDim.x) grid_s[i] = tab.grid[i];
+        __syncthreads();
+    }
+    return grid_s;
 }
 
 // Lanes per row for rows of `groups` groups: the smallest power of two ≥ groups, at most 32.
@@ -168,11 +225,12 @@ inline int lanes_per_row(int64_t groups) {
 
 // One warp's rows: 32/lpr consecutive rows from o_base, lpr lanes each. y[o·y_stride] =
 // dot_row(W[o], x)·scale (IQ2_XXS: (1/8 · Σ)·scale, as the tile kernel). terms: this warp's
-// 32·G floats of shared memory. Every lane of the warp must call it.
+// 32·G floats of shared memory; grid_s: the IQ2_XXS grid in shared memory (load_grid; other
+// types ignore it); never: null (need_all). Every lane of the warp must call it.
 template <int WT>
 __device__ void decode_rows(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int64_t o_base, int lpr,
                             const int8_t* xq, const float* xd, float* y, int64_t y_stride, float scale,
-                            const Iq2Tables& tab, float* terms) {
+                            const uint64_t* grid_s, float* terms, float* never) {
     constexpr int G = Group<WT>::G;
     const int lane = threadIdx.x % 32, r = lane / lpr, sub = lane % lpr;
     const int64_t o = o_base + r, groups = in / (int64_t(G) * Group<WT>::be);
@@ -182,7 +240,7 @@ __device__ void decode_rows(const uint8_t* w, int64_t nb1, int64_t in, int64_t o
         float t[G];
 #pragma unroll
         for (int k = 0; k < G; ++k) t[k] = 0.0f;
-        if (live && g0 + sub < groups) group_terms<WT>(w + o * nb1, g0 + sub, xq, xd, tab, t);
+        if (live && g0 + sub < groups) group_terms<WT>(w + o * nb1, g0 + sub, xq, xd, grid_s, never, t);
 #pragma unroll
         for (int k = 0; k < G; ++k) terms[lane * G + k] = t[k];
         gpu_sync_lanes32();

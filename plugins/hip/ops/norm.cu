@@ -37,7 +37,10 @@ __global__ void __launch_bounds__(kNormThreads) rms_norm_block_kernel(DTensor x,
     __shared__ double total;
     const int64_t n = x.ne[0];
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-        auto get = [&](int64_t i) { return *reinterpret_cast<const float*>(d_row_elem(x, r, i)); };
+        // Row bases once per row: d_row_elem divides by the shape.
+        const uint8_t* xr = d_row_elem(x, r, 0);
+        uint8_t* dr = d_row_elem(d, r, 0);
+        auto get = [&](int64_t i) { return *reinterpret_cast<const float*>(xr + i * x.nb[0]); };
         const double ss = d_block_sum_squares<kNormThreads / 32>(get, n, part, &total);
         const float mean = static_cast<float>(ss / static_cast<double>(n));
         const float scale = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(mean, eps)));
@@ -55,7 +58,7 @@ __global__ void __launch_bounds__(kNormThreads) rms_norm_block_kernel(DTensor x,
                 if (i >= n) break;
                 float y = __fmul_rn(v[k], scale);
                 if (has_w) y = __fmul_rn(y, wv[k]);
-                *reinterpret_cast<float*>(d_row_elem(d, r, i)) = y;
+                *reinterpret_cast<float*>(dr + i * d.nb[0]) = y;
             }
         }
     }
