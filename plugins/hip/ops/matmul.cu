@@ -232,15 +232,21 @@ __global__ void __launch_bounds__(mv::kThreads) mm_dense_kernel(const uint8_t* w
 template <int WT>
 __global__ void __launch_bounds__(mvd::kWarps * 32) mm_decode_kernel(const uint8_t* w, int64_t nb1, int64_t in,
                                                                      int64_t out, mv::Acts acts, DTensor y, float scale,
-                                                                     Iq2Tables g, int lpr, float* never) {
+                                                                     Iq2Tables g, int lpr) {
     __shared__ float terms[mvd::kWarps][32 * mvd::Group<WT>::G];
+    __shared__ __align__(16) uint32_t wstage[mvd::kWarps][mvd::kStageWords<WT>];
+    __shared__ int4 xsm[mvd::kActChunks];
     __shared__ uint64_t grid_s[WT == DS4_TYPE_IQ2_XXS ? 256 : 1];
-    const uint64_t* grid = mvd::load_grid<WT>(grid_s, g);
-    gpu_dependency_wait();
     const int warp = threadIdx.x / 32;
     const int64_t o_base = (int64_t(blockIdx.x) * mvd::kWarps + warp) * (32 / lpr);
-    mvd::decode_rows<WT>(w, nb1, in, out, o_base, lpr, acts.q, acts.d, reinterpret_cast<float*>(d_row_elem(y, 0, 0)),
-                         y.nb[0] / 4, scale, grid, terms[warp], never);
+    const int64_t groups = in / (int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be);
+    mvd::issue_round<WT>(w, nb1, out, o_base, lpr, groups, 0, wstage[warp]);  // weights never depend on earlier kernels
+    const uint64_t* grid = mvd::load_grid<WT>(grid_s, g);
+    gpu_dependency_wait();
+    mvd::stage_acts(acts.q, in, xsm);
+    __syncthreads();
+    mvd::decode_rows<WT>(w, nb1, in, out, o_base, lpr, xsm, acts.d, reinterpret_cast<float*>(d_row_elem(y, 0, 0)),
+                         y.nb[0] / 4, scale, grid, terms[warp], wstage[warp]);
 }
 
 struct IdArgs {
@@ -290,15 +296,17 @@ __global__ void __launch_bounds__(mv::kThreads) mm_id_pair_kernel(IdArgs a, mv::
 // MATMUL_ID, few pairs, quantized weights and activations: grid (row blocks, pairs).
 template <int WT>
 __global__ void __launch_bounds__(mvd::kWarps * 32) mm_id_decode_kernel(IdArgs a, mv::Acts acts, Iq2Tables g,
-                                                                        DeviceError* err, int32_t node, int lpr,
-                                                                        float* never) {
+                                                                        DeviceError* err, int32_t node, int lpr) {
     __shared__ float terms[mvd::kWarps][32 * mvd::Group<WT>::G];
+    __shared__ __align__(16) uint32_t wstage[mvd::kWarps][mvd::kStageWords<WT>];
+    __shared__ int4 xsm[mvd::kActChunks];
     __shared__ uint64_t grid_s[WT == DS4_TYPE_IQ2_XXS ? 256 : 1];
     const uint64_t* grid = mvd::load_grid<WT>(grid_s, g);
-    gpu_dependency_wait();
+    gpu_dependency_wait();  // ids may come from the kernel before the activation staging
     const int warp = threadIdx.x / 32;
     const int64_t rows_per_block = int64_t(mvd::kWarps) * (32 / lpr);
     const int64_t o_base = int64_t(blockIdx.x) * rows_per_block + warp * (32 / lpr), pairs = a.k * a.ids.ne[1];
+    const int64_t groups = a.in / (int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be);
     for (int64_t p = blockIdx.y; p < pairs; p += gridDim.y) {
         const int32_t e = id_at(a, p);
         if (e == -1) {
@@ -311,10 +319,14 @@ __global__ void __launch_bounds__(mvd::kWarps * 32) mm_id_decode_kernel(IdArgs a
             if (blockIdx.x == 0 && threadIdx.x == 0) d_report(err, kErrExpertId, node, e, p);
             continue;
         }
+        const uint8_t* w = a.w + int64_t(e) * a.nb2;
+        mvd::issue_round<WT>(w, a.nb1, a.out, o_base, lpr, groups, 0, wstage[warp]);
         const int64_t xr = xrow_of(a, p);
-        const int64_t nd = acts.ld / mv::kActBlock<WT>;
-        mvd::decode_rows<WT>(a.w + int64_t(e) * a.nb2, a.nb1, a.in, a.out, o_base, lpr, acts.q + xr * acts.ld,
-                             acts.d + xr * nd, yrow_of(a, p), a.y.nb[0] / 4, 1.0f, grid, terms[warp], never);
+        __syncthreads();  // the previous pair's readers are done with xsm
+        mvd::stage_acts(acts.q + xr * acts.ld, a.in, xsm);
+        __syncthreads();
+        mvd::decode_rows<WT>(w, a.nb1, a.in, a.out, o_base, lpr, xsm, acts.d + xr * (acts.ld / mv::kActBlock<WT>),
+                             yrow_of(a, p), a.y.nb[0] / 4, 1.0f, grid, terms[warp], wstage[warp]);
     }
 }
 
@@ -451,8 +463,10 @@ bool decode_layout_ok(const uint8_t* w, int64_t in, int64_t nb1, int64_t nb2) {
     if constexpr (!mvd::kSupported<WT>) {
         return false;
     } else {
-        const int64_t group = int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be;
-        return in % group == 0 && (reinterpret_cast<uintptr_t>(w) & 3) == 0 && nb1 % 4 == 0 && nb2 % 4 == 0;
+        const int64_t group = int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be, groups = in / group;
+        return in % group == 0 && in <= mvd::kMaxIn && groups * mvd::Group<WT>::W % 4 == 0 &&
+               mvd::lanes_per_row(groups) >= 4 && (reinterpret_cast<uintptr_t>(w) & 15) == 0 && nb1 % 16 == 0 &&
+               nb2 % 16 == 0;
     }
 }
 
@@ -471,7 +485,7 @@ KernelStatus launch_dense(const DenseArgs& a) {
             const int lpr = mvd::lanes_per_row(a.w.ne[0] / (int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be));
             return launched(gpu_launch_overlapped(mm_decode_kernel<WT>, dim3(decode_row_blocks<WT>(out, lpr)),
                                                   dim3(mvd::kWarps * 32), 0, a.stream, a.w.data, a.w.nb[1], a.w.ne[0],
-                                                  out, a.acts, a.y, a.scale, a.g, lpr, static_cast<float*>(nullptr)),
+                                                  out, a.acts, a.y, a.scale, a.g, lpr),
                             "matmul");
         }
     }
@@ -518,7 +532,7 @@ KernelStatus launch_matmul_id(const IdLaunch& c) {
             const int lpr = mvd::lanes_per_row(a.in / (int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be));
             dim3 grid(decode_row_blocks<WT>(a.out, lpr), grid_y(c.L.pairs));
             return launched(gpu_launch_overlapped(mm_id_decode_kernel<WT>, grid, dim3(mvd::kWarps * 32), 0, c.ctx.stream,
-                                                  a, acts, g, c.ctx.err, c.ctx.node, lpr, static_cast<float*>(nullptr)),
+                                                  a, acts, g, c.ctx.err, c.ctx.node, lpr),
                             "matmul_id");
         }
     }

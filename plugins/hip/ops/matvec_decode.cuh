@@ -1,7 +1,9 @@
 // Device side of the one-token weight matmuls (decode): quantized weights against Q8-quantized
-// activations (DS4_ACT_DS4), one lane per group of G storage blocks read straight from global
-// memory into registers (no shared-memory staging), so a warp keeps 32 groups of loads in
-// flight and no lane sits idle on a short row.
+// activations (DS4_ACT_DS4), one lane per group of G storage blocks, so no lane sits idle on a
+// short row and a block's integer sums need no shuffles. Each warp copies its 32 groups into
+// shared memory with 16-byte asynchronous copies (coalesced, no registers held while in
+// flight; the first round is issued before the kernel waits for its predecessor), the block
+// stages the activation row once, then every lane decodes its own group from shared memory.
 //
 // Arithmetic: exactly the tile kernel's (matvec.cuh) and quant::dot_row's. Per storage block
 // the integer sums are exact in any order; the block's float term is formed operand for
@@ -9,8 +11,9 @@
 // lane (a row's lanes write their terms to shared memory, round after round of 32 groups).
 // Results are bit-identical to the tile kernel and to cpu-ref.
 //
-// Layout requirements (checked by the launcher, which falls back to the tile kernel): rows
-// start 4-byte aligned and hold a whole number of groups (G·block elements).
+// Layout requirements (decode_layout_ok; the launcher falls back to the tile kernel): rows
+// 16-byte aligned holding a whole number of groups whose words are a multiple of 4, at least
+// 4 lanes per row, activation rows of at most kMaxIn elements.
 #pragma once
 #include <cstdint>
 
@@ -20,6 +23,11 @@
 namespace ds4::gpu::mvd {
 
 inline constexpr int kWarps = 4;  // warps per block
+inline constexpr int64_t kMaxIn = 8192;  // activation elements staged in shared memory
+// Activation chunks (16 bytes) in shared memory, one chunk of padding after every 16 so that
+// lanes reading chunks 256 bytes apart hit different banks.
+inline constexpr int kActChunks = static_cast<int>(kMaxIn / 16 + kMaxIn / 256);
+__device__ inline int act_slot(int c) { return c + (c >> 4); }
 
 // G: storage blocks per lane group (a group is a whole number of 32-bit words), W: its words.
 template <int WT> struct Group;
@@ -75,54 +83,25 @@ __device__ inline int iq2_sub(uint32_t A, uint32_t B, const int4 (&x)[2], const 
 
 // The block terms of group grp of a row (row: the row's first byte; xq/xd: the activation
 // row's codes and block scales).
-// Loads n int4 activation vectors and pins them (issued together).
+// N activation chunks from the staged row, starting at chunk c0.
 template <int N>
-__device__ inline void load_acts(const int4* src, int4 (&x)[N]) {
+__device__ inline void load_acts(const int4* xsm, int c0, int4 (&x)[N]) {
 #pragma unroll
-    for (int i = 0; i < N; ++i) x[i] = src[i];
-#pragma unroll
-    for (int i = 0; i < N; ++i) {
-        uint32_t* u = reinterpret_cast<uint32_t*>(&x[i]);
-        gpu_pin(u[0]), gpu_pin(u[1]), gpu_pin(u[2]), gpu_pin(u[3]);
-    }
-}
-
-// Makes the values loaded so far all needed at this point (an xor of them decides a store that
-// never happens: `never` is a null pointer the compiler cannot see through), so the compiler
-// issues every load before the first wait instead of interleaving loads with their uses.
-template <int N>
-__device__ inline void need_all(const uint32_t (&v)[N], uint32_t extra, float* never) {
-    uint32_t f = extra;
-#pragma unroll
-    for (int i = 0; i < N; ++i) f ^= v[i];
-    if (never) *never = __uint_as_float(f);
-}
-
-template <int N>
-__device__ inline uint32_t fold(const int4 (&x)[N]) {
-    uint32_t f = 0;
-#pragma unroll
-    for (int i = 0; i < N; ++i) f ^= uint32_t(x[i].x) ^ uint32_t(x[i].y) ^ uint32_t(x[i].z) ^ uint32_t(x[i].w);
-    return f;
+    for (int i = 0; i < N; ++i) x[i] = xsm[act_slot(c0 + i)];
 }
 
 template <int WT>
-__device__ inline void group_terms(const uint8_t* row, int64_t grp, const int8_t* xq, const float* xd,
-                                   const uint64_t* grid_s, float* never, float (&term)[Group<WT>::G]) {
+__device__ inline void group_terms(const uint32_t* wsm, int grp, const int4* xsm, const float* xd, const uint64_t* grid_s,
+                                   float (&term)[Group<WT>::G]) {
     constexpr int G = Group<WT>::G, W = Group<WT>::W, be = Group<WT>::be;
-    // The group's weight words: all loads in flight before any is used.
     uint32_t w[W];
-    const uint32_t* src = reinterpret_cast<const uint32_t*>(row) + grp * W;
 #pragma unroll
-    for (int i = 0; i < W; ++i) w[i] = src[i];
-#pragma unroll
-    for (int i = 0; i < W; ++i) gpu_pin(w[i]);
-    const int64_t b0 = grp * G;  // first block of the group
-    const int4* xs = reinterpret_cast<const int4*>(xq + b0 * be);
+    for (int i = 0; i < W; ++i) w[i] = wsm[i];
+    const int b0 = grp * G;     // first block of the group
+    const int c0 = b0 * be / 16;  // its first activation chunk
     if constexpr (WT == DS4_TYPE_Q8_0) {
         int4 xa[4];
-        load_acts(xs, xa);
-        need_all(w, fold(xa), never);
+        load_acts(xsm, c0, xa);
 #pragma unroll
         for (int g = 0; g < 2; ++g) {
             int q[8];
@@ -136,8 +115,7 @@ __device__ inline void group_terms(const uint8_t* row, int64_t grp, const int8_t
     } else if constexpr (WT == DS4_TYPE_Q2_K) {
         // scales bytes 0..15, qs bytes 16..79, d and dmin at 80 and 82.
         int4 x[16];
-        load_acts(xs, x);
-        need_all(w, fold(x), never);
+        load_acts(xsm, c0, x);
         int isum = 0, msum = 0;
 #pragma unroll
         for (int sb = 0; sb < 16; ++sb) {
@@ -155,8 +133,7 @@ __device__ inline void group_terms(const uint8_t* row, int64_t grp, const int8_t
     } else if constexpr (WT == DS4_TYPE_Q4_K) {
         // d, dmin at 0 and 2, 6-bit scales bytes 4..15, qs bytes 16..143.
         int4 x[16];
-        load_acts(xs, x);
-        need_all(w, fold(x), never);
+        load_acts(xsm, c0, x);
         int isum = 0, msum = 0;
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
@@ -188,8 +165,7 @@ __device__ inline void group_terms(const uint8_t* row, int64_t grp, const int8_t
 #pragma unroll
         for (int g = 0; g < 2; ++g) {
             int4 x[16];
-            load_acts(xs + 16 * g, x);
-            if (g == 0) need_all(w, fold(x), never);
+            load_acts(xsm, c0 + 16 * g, x);
             int isum = 0;
 #pragma unroll
             for (int ib = 0; ib < 8; ++ib) {
@@ -223,24 +199,56 @@ inline int lanes_per_row(int64_t groups) {
     return l;
 }
 
-// One warp's rows: 32/lpr consecutive rows from o_base, lpr lanes each. y[o·y_stride] =
-// dot_row(W[o], x)·scale (IQ2_XXS: (1/8 · Σ)·scale, as the tile kernel). terms: this warp's
-// 32·G floats of shared memory; grid_s: the IQ2_XXS grid in shared memory (load_grid; other
-// types ignore it); never: null (need_all). Every lane of the warp must call it.
+// Words of one warp's staged groups.
+template <int WT> inline constexpr int kStageWords = 32 * Group<WT>::W;
+
+// The activation row (in int8 codes) into shared memory; every thread of the block calls it.
+__device__ inline void stage_acts(const int8_t* xq, int64_t in, int4* xsm) {
+    const int4* src = reinterpret_cast<const int4*>(xq);
+    for (int c = threadIdx.x; c < in / 16; c += blockDim.x) xsm[act_slot(c)] = src[c];
+}
+
+// Issues the asynchronous copies of round g0 of one warp's rows (see decode_rows) into wstage.
+template <int WT>
+__device__ inline void issue_round(const uint8_t* w, int64_t nb1, int64_t out, int64_t o_base, int lpr, int64_t groups,
+                                   int64_t g0, uint32_t* wstage) {
+    constexpr int W = Group<WT>::W;
+    const int lane = threadIdx.x % 32;
+    const int pieces_per_row = lpr * W / 4;              // 16-byte pieces of a row's lpr groups
+    const int64_t row_pieces = groups * W / 4;          // pieces of a whole row
+    for (int p = lane; p < 8 * W; p += 32) {            // 32·W words = 8·W pieces per warp
+        const int rr = p / pieces_per_row, q = p % pieces_per_row;
+        const int64_t piece = g0 * W / 4 + q;
+        if (o_base + rr < out && piece < row_pieces)
+            gpu_async_copy16(wstage + 4 * p, w + (o_base + rr) * nb1 + 16 * piece);
+    }
+    gpu_async_commit();
+}
+
+// One warp's rows: 32/lpr consecutive rows from o_base, lpr lanes each, lane r·lpr + sub
+// taking groups sub, sub + lpr, ... of row o_base + r. y[o·y_stride] = dot_row(W[o], x)·scale
+// (IQ2_XXS: (1/8 · Σ)·scale, as the tile kernel). xsm: the staged activation row (stage_acts),
+// xd its block scales; terms: this warp's 32·G floats of shared memory; wstage: its
+// kStageWords<WT> words, round 0 already issued (issue_round); grid_s: the IQ2_XXS grid in
+// shared memory (load_grid; other types ignore it). Every lane of the warp must call it.
 template <int WT>
 __device__ void decode_rows(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int64_t o_base, int lpr,
-                            const int8_t* xq, const float* xd, float* y, int64_t y_stride, float scale,
-                            const uint64_t* grid_s, float* terms, float* never) {
-    constexpr int G = Group<WT>::G;
+                            const int4* xsm, const float* xd, float* y, int64_t y_stride, float scale,
+                            const uint64_t* grid_s, float* terms, uint32_t* wstage) {
+    constexpr int G = Group<WT>::G, W = Group<WT>::W;
     const int lane = threadIdx.x % 32, r = lane / lpr, sub = lane % lpr;
     const int64_t o = o_base + r, groups = in / (int64_t(G) * Group<WT>::be);
     const bool live = o < out;
     float row_sum = 0.0f;
     for (int64_t g0 = 0; g0 < groups; g0 += lpr) {  // uniform: groups depends on `in` only
+        if (g0 > 0) issue_round<WT>(w, nb1, out, o_base, lpr, groups, g0, wstage);
+        gpu_async_wait<0>();
+        gpu_sync_lanes32();  // every lane's copies have landed
         float t[G];
 #pragma unroll
         for (int k = 0; k < G; ++k) t[k] = 0.0f;
-        if (live && g0 + sub < groups) group_terms<WT>(w + o * nb1, g0 + sub, xq, xd, grid_s, never, t);
+        if (live && g0 + sub < groups)
+            group_terms<WT>(wstage + lane * W, static_cast<int>(g0 + sub), xsm, xd, grid_s, t);
 #pragma unroll
         for (int k = 0; k < G; ++k) terms[lane * G + k] = t[k];
         gpu_sync_lanes32();
@@ -249,7 +257,7 @@ __device__ void decode_rows(const uint8_t* w, int64_t nb1, int64_t in, int64_t o
             const float* rt = terms + r * lpr * G;
             for (int j = 0; j < cnt; ++j) row_sum += rt[j];
         }
-        gpu_sync_lanes32();
+        gpu_sync_lanes32();  // terms and wstage are rewritten by the next round
     }
     if (live && sub == 0) y[o * y_stride] = (WT == DS4_TYPE_IQ2_XXS ? 0.125f * row_sum : row_sum) * scale;
 }
