@@ -258,21 +258,28 @@ __global__ void __launch_bounds__(kAttnThreads) attention_scores_kernel(Args a, 
         __syncthreads();
         // Scores: thread (ha, jj) and (hb, jj), dimensions ascending in one accumulator each.
         float da = 0.0f, db = 0.0f;
-        for (int c0 = 0; c0 < hd; c0 += kKChunk) {
+        // Chunk c+1's loads are issued into registers before chunk c is computed, so their
+        // latency overlaps the dot products.
+        static_assert(kTile * kKChunk == kStageBatch * kAttnThreads, "one staging batch per chunk");
+        float v[kStageBatch];
+        auto load_chunk = [&](int c0) {
             const int clen = d_min(kKChunk, hd - c0);
-            static_assert(kTile * kKChunk == kStageBatch * kAttnThreads, "one staging batch per chunk");
-            float v[kStageBatch];
 #pragma unroll
             for (int k = 0; k < kStageBatch; ++k) {
                 const int e = k * kAttnThreads + tid, r = e / kKChunk, i = e % kKChunk;
                 v[k] = r < tl && i < clen ? rowp[r][c0 + i] : 0.0f;
             }
+        };
+        load_chunk(0);
+        for (int c0 = 0; c0 < hd; c0 += kKChunk) {
+            const int clen = d_min(kKChunk, hd - c0);
 #pragma unroll
             for (int k = 0; k < kStageBatch; ++k) {
                 const int e = k * kAttnThreads + tid;
                 ks[e / kKChunk][e % kKChunk] = v[k];
             }
             __syncthreads();
+            if (c0 + kKChunk < hd) load_chunk(c0 + kKChunk);
             if (vec4) {  // same order, 4 dimensions per shared-memory read
                 const float* qa = &qs[(ha < nh ? ha : 0) * hd + c0];
                 const float* qb = &qs[(hb < nh ? hb : 0) * hd + c0];

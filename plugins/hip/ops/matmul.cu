@@ -139,12 +139,14 @@ __global__ void __launch_bounds__(256) quantize_acts_kernel(DTensor x, int64_t r
     for (int64_t g = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32; g < total; g += groups) {
         const int64_t r = g / segs, i0 = (g % segs) * 256 + 8 * lane;
         const bool live = i0 < in;  // in is a multiple of 32: a lane has all 8 elements or none
+        const uint8_t* xr = d_row_elem(x, r, 0);  // once per group: d_row_elem divides by the shape
         float v[8];
         float amax = 0.0f, vmax = 0.0f;
         int imax = -1;
 #pragma unroll
+        for (int i = 0; i < 8; ++i) v[i] = live ? *reinterpret_cast<const float*>(xr + (i0 + i) * x.nb[0]) : 0.0f;
+#pragma unroll
         for (int i = 0; i < 8; ++i) {
-            v[i] = live ? x_at(x, r, i0 + i) : 0.0f;
             const float a = fabsf(v[i]);
             if (a > amax) {
                 amax = a;
