@@ -218,6 +218,12 @@ TEST(MatmulId, ManyPairsPrefill) {
     matmul_id_case("E=16 n=40 k=4 per-slot x", DS4_TYPE_IQ2_XXS, E, 256, 19, n, k, false, DS4_ACT_DS4, ids);
     matmul_id_case("E=16 n=40 k=4 per-slot x", DS4_TYPE_Q8_0, E, 64, 9, n, k, false, DS4_ACT_F32, ids);
     matmul_id_case("E=16 n=40 k=4 shared x", DS4_TYPE_F16, E, 40, 12, n, k, true, DS4_ACT_DS4, ids);
+    // Few experts with long lists (like the 8 output groups of a prefill chunk): a GPU backend
+    // may spread one list's tiles over several blocks.
+    const int64_t n2 = 200, k2 = 2;
+    std::vector<int32_t> ids2(static_cast<size_t>(n2 * k2));
+    for (int64_t i = 0; i < n2 * k2; ++i) ids2[i] = i % 37 == 11 ? -1 : static_cast<int32_t>(i % 2);
+    matmul_id_case("E=2 n=200 k=2 per-slot x", DS4_TYPE_Q8_0, 2, 256, 24, n2, k2, false, DS4_ACT_DS4, ids2);
 }
 
 TEST(MatmulId, OutOfRangeExpertFailsTheSubmit) {
