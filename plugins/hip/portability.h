@@ -147,17 +147,6 @@ __device__ inline void gpu_sync_lanes32() {
 #endif
 }
 
-// Pins v at this point of the program: loads that produce v are issued before it, so a kernel
-// can put many independent loads in flight before it consumes any (the compiler otherwise
-// sinks each load next to its use, one memory round trip after another). No instruction.
-__device__ inline void gpu_pin(uint32_t& v) {
-#if defined(DS4_GPU_HIP)
-    asm volatile("" : "+v"(v));
-#else
-    asm volatile("" : "+r"(v));
-#endif
-}
-
 // c + Σ_k int8(a_k)·int8(b_k) over the four bytes of a and b.
 __device__ inline int gpu_dp4a(int a, int b, int c) {
 #if defined(DS4_GPU_HIP)
