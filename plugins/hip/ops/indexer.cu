@@ -94,6 +94,7 @@ struct ScoreArgs {
 // head) the relu'd dot times w_h, then one thread per row sums the heads in order.
 constexpr int kKsStride = kIdxMaxHeadDim + 4;  // 16-byte aligned rows
 constexpr int kRowBatch = 8;  // rows whose dots a thread runs side by side
+constexpr int kStageBatch = 16;  // key elements per thread loaded before any is stored
 
 __global__ void score_kernel(ScoreArgs a) {
     if (d_failed(a.err)) return;
@@ -113,9 +114,19 @@ __global__ void score_kernel(ScoreArgs a) {
     float* out = a.scores + int64_t(blockIdx.y) * a.cap;
     for (int64_t tile = blockIdx.x; tile * kTileRows < n_c; tile += gridDim.x) {
         const int64_t c0 = tile * kTileRows;
-        for (int e = threadIdx.x; e < kTileRows * hd; e += blockDim.x) {
-            const int r = e / hd, i = e % hd;
-            ks[r][i] = c0 + r < n_c ? d_f32(a.krows, i, c0 + r) : 0.0f;
+        // Loads in register batches ahead of their stores (one round trip per batch, not per row).
+        for (int e0 = 0; e0 < kTileRows * hd; e0 += kStageBatch * static_cast<int>(blockDim.x)) {
+            float v[kStageBatch];
+#pragma unroll
+            for (int k = 0; k < kStageBatch; ++k) {
+                const int e = e0 + k * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x), r = e / hd, i = e % hd;
+                v[k] = e < kTileRows * hd && c0 + r < n_c ? d_f32(a.krows, i, c0 + r) : 0.0f;
+            }
+#pragma unroll
+            for (int k = 0; k < kStageBatch; ++k) {
+                const int e = e0 + k * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x);
+                if (e < kTileRows * hd) ks[e / hd][e % hd] = v[k];
+            }
         }
         __syncthreads();
         for (int rb = 0; rb < rpt; rb += kRowBatch) {
