@@ -945,6 +945,74 @@ TEST(Tier1Attention, BadSelectionFailsTheSubmit) {
 
 // ---- timing (informative, opt-in: DS4_CONFORMANCE_TIMING=1) -------------------------------------
 
+// The sums' order is part of the contract (plugins/common/sum_orders.h, docs/numerics.md):
+// Σ e and Σ e·v over segments of 64 rows, each summed from 0 in row order, the segment sums
+// added in order from 0. 200 visible rows (four segments) computed here in exactly that float
+// arithmetic must match bit for bit, on cpu-ref and on any backend held to it; a plain
+// sequential sum differs in the last bits.
+TEST(Tier1Attention, SegmentedSumsAreExact) {
+    const int64_t hd = 16, H = 2, window = 200, raw_cap = 256, pos = 250;
+    ds4_params_attention p{};
+    p.window = window;
+    p.raw_cap = raw_cap;
+    p.ratio = 0;
+    p.scale = 0.25f;
+    const auto q = random_floats(static_cast<size_t>(H * hd), 71, -2.0f, 2.0f);
+    const auto raw = random_floats(static_cast<size_t>(raw_cap * hd), 72, -2.0f, 2.0f);
+    const auto sinks = random_floats(static_cast<size_t>(H), 73, -1.0f, 1.0f);
+    Case c;
+    c.op = DS4_OP_ATTENTION;
+    c.variant = "raw only hd 16";
+    c.name = "attention segmented sums, 200 rows";
+    c.params = params_bytes(p);
+    c.srcs.push_back(f32_input({hd, H, 1}, q));
+    c.srcs.push_back(f32_input({hd, raw_cap}, raw));
+    c.srcs.push_back(std::nullopt);
+    c.srcs.push_back(std::nullopt);
+    c.srcs.push_back(f32_input({H}, sinks));
+    c.srcs.push_back(i32_input({1}, {static_cast<int32_t>(pos)}));
+    c.dsts.push_back({DS4_TYPE_F32, {hd, H, 1}, {}});
+
+    constexpr int64_t kSeg = 64;
+    std::vector<double> want(static_cast<size_t>(H * hd));
+    for (int64_t h = 0; h < H; ++h) {
+        std::vector<const float*> rows;
+        for (int64_t pp = pos - window + 1; pp <= pos; ++pp) rows.push_back(&raw[(pp % raw_cap) * hd]);
+        const int64_t L = static_cast<int64_t>(rows.size());
+        std::vector<float> e(static_cast<size_t>(L));
+        float m = sinks[h];
+        for (int64_t j = 0; j < L; ++j) {
+            float dot = 0.0f;
+            for (int64_t i = 0; i < hd; ++i) {
+                const float prod = q[h * hd + i] * rows[j][i];
+                dot = dot + prod;
+            }
+            e[j] = dot * p.scale;
+            m = std::max(m, e[j]);
+        }
+        for (int64_t j = 0; j < L; ++j) e[j] = static_cast<float>(std::exp(static_cast<double>(e[j] - m)));
+        float sum = 0.0f;
+        std::vector<float> acc(static_cast<size_t>(hd), 0.0f), seg(static_cast<size_t>(hd));
+        for (int64_t j0 = 0; j0 < L; j0 += kSeg) {
+            float seg_sum = 0.0f;
+            std::fill(seg.begin(), seg.end(), 0.0f);
+            for (int64_t j = j0; j < std::min(L, j0 + kSeg); ++j) {
+                seg_sum = seg_sum + e[j];
+                for (int64_t i = 0; i < hd; ++i) {
+                    const float prod = e[j] * rows[j][i];
+                    seg[i] = seg[i] + prod;
+                }
+            }
+            sum = sum + seg_sum;
+            for (int64_t i = 0; i < hd; ++i) acc[i] = acc[i] + seg[i];
+        }
+        const float den = static_cast<float>(std::exp(static_cast<double>(sinks[h] - m))) + sum;
+        const float inv = 1.0f / den;
+        for (int64_t i = 0; i < hd; ++i) want[h * hd + i] = acc[i] * inv;
+    }
+    check_case(c, {exact(want)});
+}
+
 TEST(Tier1AttentionTiming, RealShapes) {
     if (!std::getenv("DS4_CONFORMANCE_TIMING")) GTEST_SKIP() << "set DS4_CONFORMANCE_TIMING=1 to time the real shapes";
     const host::Device& dev = Harness::get().device();
