@@ -234,19 +234,8 @@ __global__ void __launch_bounds__(kAttnThreads) attention_scores_kernel(Args a, 
     const int64_t j_begin = split * a.R, j_end = d_min(tr.L, j_begin + a.R);
     if (j_begin >= j_end) return;  // uniform over the block
 
-    // Staging loops load a batch into registers before storing any of it, so the loads are in
-    // flight together instead of one global-memory round trip each.
-    for (int e0 = 0; e0 < nh * hd; e0 += kStageBatch * kAttnThreads) {
-        float v[kStageBatch];
-#pragma unroll
-        for (int k = 0; k < kStageBatch; ++k) {
-            const int e = e0 + k * kAttnThreads + tid;
-            v[k] = e < nh * hd ? d_f32(a.q, e % hd, h0 + e / hd, t) : 0.0f;
-        }
-#pragma unroll
-        for (int k = 0; k < kStageBatch; ++k)
-            if (e0 + k * kAttnThreads + tid < nh * hd) qs[e0 + k * kAttnThreads + tid] = v[k];
-    }
+    d_batched_copy<kStageBatch>(
+        nh * hd, [&](int64_t e) { return d_f32(a.q, e % hd, h0 + e / hd, t); }, [&](int64_t e, float v) { qs[e] = v; });
     const int jj = tid % kTile, ha = tid / kTile, hb = ha + kAttnThreads / kTile;  // score pairs (ha, jj), (hb, jj)
     const bool vec4 = hd % 4 == 0;
     float* S = a.scores + ((t - t0) * a.H + h0) * a.lmax;

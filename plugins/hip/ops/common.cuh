@@ -181,6 +181,27 @@ __device__ inline float d_dequant(uint32_t type, const uint8_t* row, int64_t i, 
 }
 
 // Records the first data error of a plan (deterministic for a single bad index).
+// store(e, load(e)) for every e in [0, n), spread over the block's threads: each thread issues
+// the loads of B elements before it stores any of them, so they are in flight together (one
+// memory round trip per batch instead of one per element). Every thread of the block calls it.
+template <int B, class Load, class Store>
+__device__ inline void d_batched_copy(int64_t n, Load load, Store store) {
+    const int64_t step = int64_t(B) * blockDim.x;
+    for (int64_t e0 = 0; e0 < n; e0 += step) {
+        float v[B];
+#pragma unroll
+        for (int k = 0; k < B; ++k) {
+            const int64_t e = e0 + int64_t(k) * blockDim.x + threadIdx.x;
+            v[k] = e < n ? load(e) : 0.0f;
+        }
+#pragma unroll
+        for (int k = 0; k < B; ++k) {
+            const int64_t e = e0 + int64_t(k) * blockDim.x + threadIdx.x;
+            if (e < n) store(e, v[k]);
+        }
+    }
+}
+
 // Σx² of an RMS norm in cpu-ref's order (cpu-ref common.h, sum_squares_lanes32; segments of
 // sum_orders::kRmsSegmentElements): lane l of a 32-lane group sums get(i)² for i ≡ l (mod 32)
 // of each segment in double, index ascending from 0, and adds the segment partials in order;

@@ -51,18 +51,10 @@ __global__ void __launch_bounds__(kXrThreads) hc_xr_kernel(DTensor X, float norm
         if (flat) return reinterpret_cast<const float*>(xt)[c];
         return *reinterpret_cast<const float*>(xt + (c / d) * X.nb[1] + (c % d) * X.nb[0]);
     };
-    const int tid = threadIdx.x;
     const double ss = d_block_sum_squares<kXrThreads / 32>(x_at, N, part, &total);
     const float mean = static_cast<float>(ss / static_cast<double>(N));
     const float r = 1.0f / sqrtf(mean + norm_eps);
-    for (int64_t c0 = 0; c0 < N; c0 += int64_t(kXrBatch) * kXrThreads) {
-        float b[kXrBatch];
-#pragma unroll
-        for (int k = 0; k < kXrBatch; ++k) b[k] = c0 + k * kXrThreads + tid < N ? x_at(c0 + k * kXrThreads + tid) : 0.0f;
-#pragma unroll
-        for (int k = 0; k < kXrBatch; ++k)
-            if (c0 + k * kXrThreads + tid < N) xr[t * N + c0 + k * kXrThreads + tid] = b[k] * r;
-    }
+    d_batched_copy<kXrBatch>(N, x_at, [&](int64_t c, float v) { xr[t * N + c] = v * r; });
 }
 
 template <int FT>

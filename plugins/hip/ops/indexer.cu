@@ -114,20 +114,9 @@ __global__ void score_kernel(ScoreArgs a) {
     float* out = a.scores + int64_t(blockIdx.y) * a.cap;
     for (int64_t tile = blockIdx.x; tile * kTileRows < n_c; tile += gridDim.x) {
         const int64_t c0 = tile * kTileRows;
-        // Loads in register batches ahead of their stores (one round trip per batch, not per row).
-        for (int e0 = 0; e0 < kTileRows * hd; e0 += kStageBatch * static_cast<int>(blockDim.x)) {
-            float v[kStageBatch];
-#pragma unroll
-            for (int k = 0; k < kStageBatch; ++k) {
-                const int e = e0 + k * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x), r = e / hd, i = e % hd;
-                v[k] = e < kTileRows * hd && c0 + r < n_c ? d_f32(a.krows, i, c0 + r) : 0.0f;
-            }
-#pragma unroll
-            for (int k = 0; k < kStageBatch; ++k) {
-                const int e = e0 + k * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x);
-                if (e < kTileRows * hd) ks[e / hd][e % hd] = v[k];
-            }
-        }
+        d_batched_copy<kStageBatch>(
+            kTileRows * hd, [&](int64_t e) { return c0 + e / hd < n_c ? d_f32(a.krows, e % hd, c0 + e / hd) : 0.0f; },
+            [&](int64_t e, float v) { ks[e / hd][e % hd] = v; });
         __syncthreads();
         for (int rb = 0; rb < rpt; rb += kRowBatch) {
             float dot[kRowBatch];

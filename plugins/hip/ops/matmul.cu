@@ -18,6 +18,8 @@
 // The reduction order of every output is quant::dot_row's (matvec.cuh): results equal
 // cpu-ref's bit for bit, run to run and whatever the number of tokens. The same staging and
 // tiles serve the fused ops' projections and expert matmuls (rowdot.h).
+#include <type_traits>
+
 #include "common.cuh"
 #include "matvec.cuh"
 #include "matvec_decode.cuh"
@@ -557,45 +559,40 @@ KernelStatus launch_matmul_id(const IdLaunch& c) {
                     "matmul_id");
 }
 
-KernelStatus dispatch_id(const IdLaunch& c) {
-    const bool q = c.L.mode != kActF32;
-#define DS4_ID_CASE(WT)                                            \
-    case WT:                                                       \
-        if constexpr (mv::kQuantized<WT>) {                        \
-            if (q) return launch_matmul_id<WT, true>(c);           \
-        }                                                          \
-        return launch_matmul_id<WT, false>(c);
-    switch (c.w.type) {
-        DS4_ID_CASE(DS4_TYPE_F32)
-        DS4_ID_CASE(DS4_TYPE_F16)
-        DS4_ID_CASE(DS4_TYPE_BF16)
-        DS4_ID_CASE(DS4_TYPE_Q8_0)
-        DS4_ID_CASE(DS4_TYPE_Q2_K)
-        DS4_ID_CASE(DS4_TYPE_Q4_K)
-        DS4_ID_CASE(DS4_TYPE_IQ2_XXS)
+// Calls f(integral_constant<int, WT>, bool_constant<Q>) for the weight type: Q (quantized
+// activations) only where the type is quantized and q asks for it.
+template <int WT, class F>
+KernelStatus with_act_mode(bool q, F& f) {
+    if constexpr (mv::kQuantized<WT>) {
+        if (q) return f(std::integral_constant<int, WT>{}, std::true_type{});
+    }
+    return f(std::integral_constant<int, WT>{}, std::false_type{});
+}
+
+template <class F>
+KernelStatus dispatch_weight_type(uint32_t type, bool q, F f) {
+    switch (type) {
+    case DS4_TYPE_F32: return with_act_mode<DS4_TYPE_F32>(q, f);
+    case DS4_TYPE_F16: return with_act_mode<DS4_TYPE_F16>(q, f);
+    case DS4_TYPE_BF16: return with_act_mode<DS4_TYPE_BF16>(q, f);
+    case DS4_TYPE_Q8_0: return with_act_mode<DS4_TYPE_Q8_0>(q, f);
+    case DS4_TYPE_Q2_K: return with_act_mode<DS4_TYPE_Q2_K>(q, f);
+    case DS4_TYPE_Q4_K: return with_act_mode<DS4_TYPE_Q4_K>(q, f);
+    case DS4_TYPE_IQ2_XXS: return with_act_mode<DS4_TYPE_IQ2_XXS>(q, f);
     default: return KernelStatus::unsupported("weight type not supported by the matmul kernels");
     }
-#undef DS4_ID_CASE
+}
+
+KernelStatus dispatch_id(const IdLaunch& c) {
+    return dispatch_weight_type(c.w.type, c.L.mode != kActF32, [&](auto wt, auto qt) {
+        return launch_matmul_id<decltype(wt)::value, decltype(qt)::value>(c);
+    });
 }
 
 KernelStatus dispatch_dense(const DenseArgs& a, bool q) {
-#define DS4_DENSE_CASE(WT)                                          \
-    case WT:                                                        \
-        if constexpr (mv::kQuantized<WT>) {                         \
-            if (q) return launch_dense<WT, true>(a);                \
-        }                                                           \
-        return launch_dense<WT, false>(a);
-    switch (a.w.type) {
-        DS4_DENSE_CASE(DS4_TYPE_F32)
-        DS4_DENSE_CASE(DS4_TYPE_F16)
-        DS4_DENSE_CASE(DS4_TYPE_BF16)
-        DS4_DENSE_CASE(DS4_TYPE_Q8_0)
-        DS4_DENSE_CASE(DS4_TYPE_Q2_K)
-        DS4_DENSE_CASE(DS4_TYPE_Q4_K)
-        DS4_DENSE_CASE(DS4_TYPE_IQ2_XXS)
-    default: return KernelStatus::unsupported("weight type not supported by the matmul kernels");
-    }
-#undef DS4_DENSE_CASE
+    return dispatch_weight_type(a.w.type, q, [&](auto wt, auto qt) {
+        return launch_dense<decltype(wt)::value, decltype(qt)::value>(a);
+    });
 }
 
 }  // namespace
