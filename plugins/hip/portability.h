@@ -111,6 +111,30 @@ using gpuDeviceProp = cudaDeviceProp;
 #define DS4_GPU_WARP_SIZE warpSize
 #endif
 
+// Whether the current device has the integer tensor-core instruction of gpu_mma_s8_16x8x32
+// (NVIDIA compute capability 8.0 or later; never on the HIP build).
+inline bool gpu_has_int8_mma() {
+#if defined(DS4_GPU_HIP)
+    return false;
+#else
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess) return false;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
+    return major >= 8;
+#endif
+}
+
+// Lets `kernel` use up to `bytes` of dynamic shared memory (above the 48 KiB granted without
+// asking).
+template <class... KArgs>
+inline gpuError_t gpu_allow_shared_memory(void (*kernel)(KArgs...), int bytes) {
+#if defined(DS4_GPU_HIP)
+    return hipFuncSetAttribute(reinterpret_cast<const void*>(kernel), hipFuncAttributeMaxDynamicSharedMemorySize, bytes);
+#else
+    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+#endif
+}
+
 // Lanes per warp/wavefront of device `index` (32 on NVIDIA, 64 on AMD CDNA); 0 if unknown.
 inline int gpu_warp_size(int index) {
     int w = 0;
@@ -183,6 +207,16 @@ __device__ inline void gpu_async_copy16(void* smem, const void* gmem) {
     *static_cast<uint4*>(smem) = *static_cast<const uint4*>(gmem);
 #endif
 }
+// The same for one 4-byte word (both addresses 4-byte aligned): rows whose storage blocks are
+// not a multiple of 16 bytes (Q2_K's 84, IQ2_XXS's 66).
+__device__ inline void gpu_async_copy4(void* smem, const void* gmem) {
+#if !defined(DS4_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst), "l"(gmem) : "memory");
+#else
+    *static_cast<uint32_t*>(smem) = *static_cast<const uint32_t*>(gmem);
+#endif
+}
 __device__ inline void gpu_async_commit() {
 #if !defined(DS4_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("cp.async.commit_group;\n" ::: "memory");
@@ -229,6 +263,29 @@ inline gpuError_t gpu_launch_overlapped(void (*kernel)(KArgs...), dim3 grid, dim
     cfg.attrs = attr;
     cfg.numAttrs = 1;
     return cudaLaunchKernelEx(&cfg, kernel, static_cast<Args&&>(args)...);
+#endif
+}
+
+// Integer tensor cores: c += A·B for a 16 × 32 int8 tile A (rows) and a 32 × 8 int8 tile B
+// (columns), int32 accumulators: exact, like dp4a, in any order. Fragments of a group of 32
+// lanes as PTX's mma.m16n8k32 .s8 lays them out (g = lane / 4, i = lane % 4):
+//   a[0]: A[g][4i..4i+3]   a[1]: A[g+8][4i..4i+3]   a[2]: A[g][16+4i..]   a[3]: A[g+8][16+4i..]
+//   b0:   B[4i..4i+3][g]   b1:   B[16+4i..][g]
+//   c[0], c[1]: C[g][2i], C[g][2i+1]    c[2], c[3]: C[g+8][2i], C[g+8][2i+1]
+// Present on NVIDIA sm_80+ (gpu_has_int8_mma()); elsewhere the kernels using it are never
+// launched and the call traps.
+__device__ inline void gpu_mma_s8_16x8x32(int (&c)[4], const int (&a)[4], int b0, int b1) {
+#if !defined(DS4_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile(
+        "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#elif defined(DS4_GPU_HIP)
+    (void)c, (void)a, (void)b0, (void)b1;
+    __builtin_trap();
+#else
+    (void)c, (void)a, (void)b0, (void)b1;
+    __trap();
 #endif
 }
 

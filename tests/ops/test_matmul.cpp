@@ -148,6 +148,20 @@ TEST(Matmul, PrefillTokenTiles) {
     }
 }
 
+TEST(Matmul, ManyTokensEveryQuantizedType) {
+    // Prefill-sized products of quantized weights and activations (GPU backends move these to
+    // integer tensor cores): several 256-element steps, row and token tiles with remainders
+    // (136 rows, 70 and 150 tokens), and blocks scaled from tiny to large.
+    for (ds4_type t : {DS4_TYPE_Q8_0, DS4_TYPE_Q2_K, DS4_TYPE_Q4_K, DS4_TYPE_IQ2_XXS}) {
+        Input w = random_weight_input(t, {512, 136}, 41 + t);
+        matmul_case("many-tokens", std::move(w), random_floats(512 * 70, 43 + t, -3.0f, 3.0f), 70, DS4_ACT_DS4);
+        Input w2 = random_weight_input(t, {1024, 40}, 47 + t);
+        auto x2 = random_floats(1024 * 150, 53 + t, -2.0f, 2.0f);
+        for (int64_t i = 0; i < 1024 * 150; i += 1024 * 7) x2[i] *= 1000.0f;  // some rows with one huge element
+        matmul_case("many-tokens", std::move(w2), x2, 150, DS4_ACT_DS4);
+    }
+}
+
 TEST(Matmul, LmHead4096x129280Q8_0) {
     const int64_t in = 4096, out = 129280;
     Input w = random_weight_input(DS4_TYPE_Q8_0, {in, out}, 129280);
@@ -224,6 +238,21 @@ TEST(MatmulId, ManyPairsPrefill) {
     std::vector<int32_t> ids2(static_cast<size_t>(n2 * k2));
     for (int64_t i = 0; i < n2 * k2; ++i) ids2[i] = i % 37 == 11 ? -1 : static_cast<int32_t>(i % 2);
     matmul_id_case("E=2 n=200 k=2 per-slot x", DS4_TYPE_Q8_0, 2, 256, 24, n2, k2, false, DS4_ACT_DS4, ids2);
+}
+
+TEST(MatmulId, ManyPairsEveryQuantizedType) {
+    // Prefill-sized expert lists for each quantized type (GPU backends run these on integer
+    // tensor cores): 5 experts with ~36 pairs each and 2 experts with ~200 each, -1 slots.
+    const int64_t n = 60, k = 3;
+    std::vector<int32_t> ids(static_cast<size_t>(n * k));
+    for (int64_t i = 0; i < n * k; ++i) ids[i] = i % 13 == 4 ? -1 : static_cast<int32_t>((i * 3 + i / 7) % 5);
+    const int64_t n2 = 200, k2 = 2;
+    std::vector<int32_t> ids2(static_cast<size_t>(n2 * k2));
+    for (int64_t i = 0; i < n2 * k2; ++i) ids2[i] = i % 29 == 3 ? -1 : static_cast<int32_t>((i + i / 3) % 2);
+    for (ds4_type t : {DS4_TYPE_Q8_0, DS4_TYPE_Q2_K, DS4_TYPE_Q4_K, DS4_TYPE_IQ2_XXS}) {
+        matmul_id_case("E=5 n=60 k=3 shared x", t, 5, 512, 136, n, k, true, DS4_ACT_DS4, ids);
+        matmul_id_case("E=2 n=200 k=2 per-slot x", t, 2, 512, 40, n2, k2, false, DS4_ACT_DS4, ids2);
+    }
 }
 
 TEST(MatmulId, OutOfRangeExpertFailsTheSubmit) {

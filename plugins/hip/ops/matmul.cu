@@ -18,9 +18,12 @@
 // The reduction order of every output is quant::dot_row's (matvec.cuh): results equal
 // cpu-ref's bit for bit, run to run and whatever the number of tokens. The same staging and
 // tiles serve the fused ops' projections and expert matmuls (rowdot.h).
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include "common.cuh"
+#include "matmul_mma.cuh"
 #include "matvec.cuh"
 #include "matvec_decode.cuh"
 #include "ops.h"
@@ -253,6 +256,39 @@ __global__ void __launch_bounds__(mvd::kWarps * 32) mm_decode_kernel(const uint8
                          y.nb[0] / 4, scale, grid, terms[warp], wstage[warp]);
 }
 
+template <int WT, int TN>
+__device__ inline mv::Iq2Smem* setup_mma_tables(uint8_t* smem, const Iq2Tables& g) {
+    if constexpr (WT == DS4_TYPE_IQ2_XXS) {
+        auto* t = reinterpret_cast<mv::Iq2Smem*>(smem + mma::kTablesOffset<WT, TN>);
+        mv::load_iq2_tables(t, g);
+        return t;  // the caller's __syncthreads() before the first tile publishes the tables
+    } else {
+        return nullptr;
+    }
+}
+
+// MATMUL of many tokens on the tensor-core tiles: grid (row tiles of mma::kRows, token tiles).
+template <int WT, int TN>
+__global__ void __launch_bounds__(mma::kThreads) mm_dense_mma_kernel(const uint8_t* w, int64_t nb1, int64_t in,
+                                                                   int64_t out, mv::Acts acts, int64_t n, DTensor y,
+                                                                   float scale, Iq2Tables g) {
+    extern __shared__ uint4 smem_raw[];
+    uint8_t* smem = reinterpret_cast<uint8_t*>(smem_raw);
+    const mv::Iq2Smem* tabs = setup_mma_tables<WT, TN>(smem, g);
+    gpu_dependency_wait();
+    const mma::Tokens tok = mma::tokens_of<WT, TN>(smem);
+    const int64_t o0 = int64_t(blockIdx.x) * mma::kRows;
+    for (int64_t t0 = int64_t(blockIdx.y) * TN; t0 < n; t0 += int64_t(gridDim.y) * TN) {
+        for (int t = threadIdx.x; t < TN; t += blockDim.x) {
+            const bool live = t0 + t < n;
+            tok.xrow[t] = live ? t0 + t : -1;
+            tok.y[t] = live ? reinterpret_cast<float*>(d_row_elem(y, t0 + t, 0)) : nullptr;
+        }
+        __syncthreads();
+        mma::tile<WT, TN>(w, nb1, in, out, o0, acts, y.nb[0] / 4, smem, tabs, scale);
+    }
+}
+
 struct IdArgs {
     const uint8_t* w;
     int64_t nb1, nb2, in, out, experts;
@@ -406,6 +442,39 @@ __global__ void __launch_bounds__(mv::kThreads) mm_id_grouped_kernel(IdArgs a, m
     }
 }
 
+// MATMUL_ID, many pairs, on the tensor-core tiles: as mm_id_grouped_kernel, TN pairs per tile.
+template <int WT, int TN>
+__global__ void __launch_bounds__(mma::kThreads) mm_id_grouped_mma_kernel(IdArgs a, mv::Acts acts, Iq2Tables g,
+                                                                        const int* cnt, const int* off,
+                                                                        const int* list) {
+    extern __shared__ uint4 smem_raw[];
+    uint8_t* smem = reinterpret_cast<uint8_t*>(smem_raw);
+    const mv::Iq2Smem* tabs = setup_mma_tables<WT, TN>(smem, g);
+    gpu_dependency_wait();
+    const mma::Tokens tok = mma::tokens_of<WT, TN>(smem);
+    const int64_t o0 = int64_t(blockIdx.x) * mma::kRows, ys = a.y.nb[0] / 4;
+    for (int64_t e = blockIdx.y; e <= a.experts; e += gridDim.y) {
+        const int c = cnt[e], base = off[e];
+        if (e == a.experts) {  // id -1: zero rows
+            for (int64_t i = threadIdx.x; i < int64_t(c) * mma::kRows; i += blockDim.x) {
+                const int64_t r = i % mma::kRows;
+                if (o0 + r < a.out) yrow_of(a, list[base + i / mma::kRows])[(o0 + r) * ys] = 0.0f;
+            }
+            continue;
+        }
+        for (int i0 = 0; i0 < c; i0 += TN) {
+            for (int t = threadIdx.x; t < TN; t += blockDim.x) {
+                const bool live = i0 + t < c;
+                const int64_t p = live ? list[base + i0 + t] : 0;
+                tok.xrow[t] = live ? xrow_of(a, p) : -1;
+                tok.y[t] = live ? yrow_of(a, p) : nullptr;
+            }
+            __syncthreads();
+            mma::tile<WT, TN>(a.w + e * a.nb2, a.nb1, a.in, a.out, o0, acts, ys, smem, tabs, 1.0f);
+        }
+    }
+}
+
 // One thread per output, k ascending with one accumulator (the documented order).
 __global__ void matmul_f32_kernel(DTensor a, DTensor b, DTensor d, int64_t total) {
     const int64_t K = a.ne[0], M = a.ne[1], N = b.ne[1];
@@ -480,10 +549,47 @@ unsigned decode_row_blocks(int64_t out, int lpr) {
     return static_cast<unsigned>((out + rows - 1) / rows);
 }
 
+// The tensor-core tiles (matmul_mma.cuh) take over from this many tokens (or pairs per
+// expert list) on devices that have them; DS4_GPU_MMA=0 keeps every matmul on the CUDA-core
+// tiles (the same bits either way: a switch for comparing speed).
+constexpr int64_t kMmaMinTokens = 16;
+
+bool mma_enabled() {
+    static const bool on = [] {
+        const char* env = std::getenv("DS4_GPU_MMA");
+        return gpu_has_int8_mma() && env && std::string(env) == "1";  // opt-in until verified on a GPU
+    }();
+    return on;
+}
+
+// Raises the kernel's shared-memory limit once (the tiles need more than the default 48 KiB).
+template <auto Kernel>
+KernelStatus allow_smem(int bytes, const char* what) {
+    static const gpuError_t e = gpu_allow_shared_memory(Kernel, bytes);
+    if (e == gpuSuccess) return {};
+    return {DS4_ERR_INTERNAL, std::string(what) + ": cannot reserve " + std::to_string(bytes) +
+                                  " bytes of shared memory: " + gpuGetErrorString(e)};
+}
+
+template <int WT, int TN>
+KernelStatus launch_dense_mma(const DenseArgs& a) {
+    constexpr int smem = mma::smem_bytes<WT, TN>();
+    if (auto st = allow_smem<mm_dense_mma_kernel<WT, TN>>(smem, "matmul"); !st.ok()) return st;
+    const int64_t out = a.w.ne[1];
+    dim3 grid(static_cast<unsigned>((out + mma::kRows - 1) / mma::kRows), grid_y((a.n + TN - 1) / TN));
+    return launched(gpu_launch_overlapped(mm_dense_mma_kernel<WT, TN>, grid, dim3(mma::kThreads), smem, a.stream,
+                                          a.w.data, a.w.nb[1], a.w.ne[0], out, a.acts, a.n, a.y, a.scale, a.g),
+                    "matmul");
+}
+
 template <int WT, bool Q>
 KernelStatus launch_dense(const DenseArgs& a) {
     constexpr int smem = mv::smem_bytes<WT>();
     const int64_t out = a.w.ne[1];
+    if constexpr (Q && mma::kSupported<WT>) {
+        if (a.n >= kMmaMinTokens && mma_enabled() && mma::layout_ok<WT>(a.w.data, a.w.ne[0], a.w.nb[1], 0))
+            return a.n >= 128 ? launch_dense_mma<WT, 64>(a) : launch_dense_mma<WT, 32>(a);
+    }
     if constexpr (Q && mvd::kSupported<WT>) {
         if (a.n == 1 && decode_layout_ok<WT>(a.w.data, a.w.ne[0], a.w.nb[1], 0)) {
             const int lpr = mvd::lanes_per_row(a.w.ne[0] / (int64_t(mvd::Group<WT>::G) * mvd::Group<WT>::be));
@@ -503,6 +609,17 @@ KernelStatus launch_dense(const DenseArgs& a) {
     if (a.n == 2) return go(mm_dense_kernel<WT, Q, 2>, 2);
     if (a.n <= 4) return go(mm_dense_kernel<WT, Q, 4>, 4);
     return go(mm_dense_kernel<WT, Q, 8>, 8);
+}
+
+template <int WT, int TN>
+KernelStatus launch_grouped_mma(const IdArgs& a, const mv::Acts& acts, const Iq2Tables& g, const int* cnt,
+                                const int* off, const int* list, int64_t slots, const KernelContext& ctx) {
+    constexpr int smem = mma::smem_bytes<WT, TN>();
+    if (auto st = allow_smem<mm_id_grouped_mma_kernel<WT, TN>>(smem, "matmul_id"); !st.ok()) return st;
+    dim3 grid(static_cast<unsigned>((a.out + mma::kRows - 1) / mma::kRows), grid_y(slots));
+    return launched(gpu_launch_overlapped(mm_id_grouped_mma_kernel<WT, TN>, grid, dim3(mma::kThreads), smem, ctx.stream,
+                                          a, acts, g, cnt, off, list),
+                    "matmul_id");
 }
 
 // MATMUL_ID on views: w [in, out, E], x [in, kx, n] staged per L, ids [k, n], y [out, k, n].
@@ -553,6 +670,13 @@ KernelStatus launch_matmul_id(const IdLaunch& c) {
     group_pairs_kernel<<<1, kGroupThreads, gsmem, c.ctx.stream>>>(a, cnt, off, list, c.ctx.err, c.ctx.node);
     if (auto st = launch_status("matmul_id grouping"); !st.ok()) return st;
     const int64_t slots = a.experts + 1 < c.L.pairs + 1 ? a.experts + 1 : c.L.pairs + 1;
+    if constexpr (Q && mma::kSupported<WT>) {
+        if (c.L.pairs >= kMmaMinTokens && mma_enabled() && mma::layout_ok<WT>(a.w, a.in, a.nb1, a.nb2)) {
+            // Long lists (few experts, e.g. the attention output groups) fill 64-token tiles.
+            if (c.L.pairs >= 128 * a.experts) return launch_grouped_mma<WT, 64>(a, acts, g, cnt, off, list, slots, c.ctx);
+            return launch_grouped_mma<WT, 32>(a, acts, g, cnt, off, list, slots, c.ctx);
+        }
+    }
     dim3 grid(row_tiles(a.out), grid_y(slots));
     return launched(gpu_launch_overlapped(mm_id_grouped_kernel<WT, Q, 8>, grid, dim3(mv::kThreads), smem, c.ctx.stream,
                                           a, acts, g, cnt, off, list),
