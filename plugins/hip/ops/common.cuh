@@ -124,6 +124,17 @@ struct Iq2Tables {
     const uint8_t* signs;
 };
 
+// Q4_K's 6-bit scale and min of 32-wide sub-block j (the 12 scale bytes at block + 4).
+__device__ inline void d_q4k_scale_min(const uint8_t* sc6, int j, int& isc, int& imn) {
+    if (j < 4) {
+        isc = sc6[j] & 63;
+        imn = sc6[j + 4] & 63;
+    } else {
+        isc = (sc6[j + 4] & 15) | ((sc6[j - 4] >> 6) << 4);
+        imn = (sc6[j + 4] >> 4) | ((sc6[j] >> 6) << 4);
+    }
+}
+
 __device__ inline float d_dequant(uint32_t type, const uint8_t* row, int64_t i, const Iq2Tables& t) {
     switch (type) {
     case DS4_TYPE_F32: return reinterpret_cast<const float*>(row)[i];
@@ -149,16 +160,9 @@ __device__ inline float d_dequant(uint32_t type, const uint8_t* row, int64_t i, 
         const int n = int(i % 256);
         const float d = d_f16_to_f32(d_load_u16(b));
         const float dmin = d_f16_to_f32(d_load_u16(b + 2));
-        const uint8_t* scales = b + 4;
         const int j = n / 32, l = n % 32;
         int sc, m;
-        if (j < 4) {
-            sc = scales[j] & 63;
-            m = scales[j + 4] & 63;
-        } else {
-            sc = (scales[j + 4] & 15) | ((scales[j - 4] >> 6) << 4);
-            m = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
-        }
+        d_q4k_scale_min(b + 4, j, sc, m);
         const float dl = d * float(sc), ml = dmin * float(m);
         const int q = (b[16 + 32 * (j / 2) + l] >> (4 * (j % 2))) & 15;
         return dl * float(q) - ml;

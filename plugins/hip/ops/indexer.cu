@@ -107,9 +107,31 @@ __global__ void score_kernel(ScoreArgs a) {
     const int h = threadIdx.x % H, g = threadIdx.x / H, groups = blockDim.x / H;
     const int rpt = (kTileRows + groups - 1) / groups;  // rows per thread
     const bool vec4 = hd % 4 == 0;
+    // The token's queries reach the registers through the key-tile buffer, kTileRows heads at a
+    // time: coalesced loads, then row reads at a 132-float stride (conflict-free float4s). A
+    // thread loading its own head straight from memory would have the 32 lanes of a warp touch
+    // 32 cache lines per load.
     float qv[kIdxMaxHeadDim];
+    for (int c0 = 0; c0 < H; c0 += kTileRows) {
+        const int nh = H - c0 < kTileRows ? H - c0 : kTileRows;
+        const float* qsrc = a.q + (t * a.H + c0) * a.hd;
+        d_batched_copy<kStageBatch>(
+            int64_t(nh) * hd, [&](int64_t e) { return qsrc[e]; }, [&](int64_t e, float v) { ks[e / hd][e % hd] = v; });
+        __syncthreads();
+        if (h >= c0 && h < c0 + nh) {
+            if (vec4) {
 #pragma unroll
-    for (int i = 0; i < kIdxMaxHeadDim; ++i) qv[i] = i < hd ? a.q[(t * a.H + h) * a.hd + i] : 0.0f;
+                for (int i = 0; i < kIdxMaxHeadDim; i += 4) {
+                    const float4 v = i < hd ? *reinterpret_cast<const float4*>(&ks[h - c0][i]) : make_float4(0, 0, 0, 0);
+                    qv[i] = v.x, qv[i + 1] = v.y, qv[i + 2] = v.z, qv[i + 3] = v.w;
+                }
+            } else {
+#pragma unroll
+                for (int i = 0; i < kIdxMaxHeadDim; ++i) qv[i] = i < hd ? ks[h - c0][i] : 0.0f;
+            }
+        }
+        __syncthreads();
+    }
     const float wh = a.w[t * a.H + h];
     float* out = a.scores + int64_t(blockIdx.y) * a.cap;
     for (int64_t tile = blockIdx.x; tile * kTileRows < n_c; tile += gridDim.x) {

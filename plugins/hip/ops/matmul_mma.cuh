@@ -89,17 +89,6 @@ __device__ inline Tokens tokens_of(uint8_t* smem) {
 __device__ inline uint32_t lds_u32(const uint8_t* p) { return *reinterpret_cast<const uint32_t*>(p); }
 __device__ inline float lds_half(const uint8_t* p) { return gpu_half_to_float(mv::lds_u16(p)); }
 
-// Q4_K's 6-bit scale and min of 32-wide sub-block j (scales at blk + 4).
-__device__ inline void q4k_scale_min(const uint8_t* sc6, int j, int& isc, int& imn) {
-    if (j < 4) {
-        isc = sc6[j] & 63;
-        imn = sc6[j + 4] & 63;
-    } else {
-        isc = (sc6[j + 4] & 15) | ((sc6[j - 4] >> 6) << 4);
-        imn = (sc6[j + 4] >> 4) | ((sc6[j] >> 6) << 4);
-    }
-}
-
 // IQ2_XXS codes k = 8·gi + 4·half .. +3 of a 32-wide sub-block: grid bytes with the sign mask
 // applied (negating a byte in {8, 25, 43} as (b ^ 0xFF) + 1 never carries).
 __device__ inline int iq2_word(uint32_t A, uint32_t B, int gi, int half, const mv::Iq2Smem* tabs) {
@@ -222,7 +211,7 @@ __device__ void tile(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int
                     a[h] = int((lo >> shift) & 0x0F0F0F0Fu);
                     a[h + 2] = int((hi >> shift) & 0x0F0F0F0Fu);
                     int imn;
-                    q4k_scale_min(wr[h] + 4, j, isc[h], imn);
+                    d_q4k_scale_min(wr[h] + 4, j, isc[h], imn);
                     amin[h] = amin[h + 2] = int(uint32_t(imn) * 0x01010101u);
                 }
             } else {  // IQ2_XXS: sub-block j, grid groups q/2 (a[0..1]) and 2 + q/2 (a[2..3])

@@ -115,14 +115,7 @@ __device__ inline QUnit decode_unit(const uint8_t* s, int u, const Iq2Smem* tabs
         // Unit = half of the 32-wide sub-block j: codes (qs[32·(j/2) + l0 + i] >> 4(j%2)) & 15.
         const int sub = u & 15, j = sub >> 1;
         const uint8_t* blk = s + (u >> 4) * 144;
-        const uint8_t* sc6 = blk + 4;
-        if (j < 4) {
-            r.isc = sc6[j] & 63;
-            r.imn = sc6[j + 4] & 63;
-        } else {
-            r.isc = (sc6[j + 4] & 15) | ((sc6[j - 4] >> 6) << 4);
-            r.imn = (sc6[j + 4] >> 4) | ((sc6[j] >> 6) << 4);
-        }
+        d_q4k_scale_min(blk + 4, j, r.isc, r.imn);
         r.ws = ld_half(blk) * float(r.isc);
         r.wm = ld_half(blk + 2) * float(r.imn);
         const uint4 qv = *reinterpret_cast<const uint4*>(blk + 16 + 32 * (j >> 1) + 16 * (sub & 1));
