@@ -557,7 +557,7 @@ constexpr int64_t kMmaMinTokens = 16;
 bool mma_enabled() {
     static const bool on = [] {
         const char* env = std::getenv("DS4_GPU_MMA");
-        return gpu_has_int8_mma() && env && std::string(env) == "1";  // opt-in until verified on a GPU
+        return gpu_has_int8_mma() && !(env && std::string(env) == "0");
     }();
     return on;
 }
