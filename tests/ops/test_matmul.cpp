@@ -162,6 +162,19 @@ TEST(Matmul, ManyTokensEveryQuantizedType) {
     }
 }
 
+TEST(Matmul, ManyTokensFloatWeights) {
+    // Prefill-sized products of float weights and f32 activations (the router, compressor and
+    // indexer projections; GPU backends use register-tiled kernels): several K chunks, row and
+    // token tiles with remainders, both activation modes (float weights take f32 in both).
+    for (ds4_type t : {DS4_TYPE_F32, DS4_TYPE_F16, DS4_TYPE_BF16})
+        for (uint32_t act : {DS4_ACT_F32, DS4_ACT_DS4}) {
+            Input w = weight_input(t, {96, 70}, random_floats(96 * 70, 61 + t));
+            matmul_case("many-tokens", std::move(w), random_floats(96 * 45, 67 + t, -3.0f, 3.0f), 45, act);
+            Input w2 = weight_input(t, {512, 130}, random_floats(512 * 130, 71 + t));
+            matmul_case("many-tokens", std::move(w2), random_floats(512 * 100, 73 + t, -2.0f, 2.0f), 100, act);
+        }
+}
+
 TEST(Matmul, LmHead4096x129280Q8_0) {
     const int64_t in = 4096, out = 129280;
     Input w = random_weight_input(DS4_TYPE_Q8_0, {in, out}, 129280);

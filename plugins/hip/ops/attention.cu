@@ -43,6 +43,7 @@ constexpr int64_t kSegRows = sum_orders::kAttentionSegmentRows;
 constexpr int kOutHeads = 8;   // heads per weighted-sum block: each row element loaded serves all
 constexpr int kOutDims = 128;  // output dimensions per weighted-sum block, one per thread
 constexpr int kRowBatch = 16;  // row elements loaded ahead of their adds
+constexpr int64_t kAllSegmentsBlocks = 2048;  // weighted-sum blocks from which each walks all its segments
 
 struct Geometry {
     int64_t n, H, hd, HG, HGc, S, R, k, kpad;
@@ -352,51 +353,75 @@ __global__ void __launch_bounds__(kAttnThreads) attention_softmax_kernel(Args a,
     if (tid == 0) a.inv[(t - t0) * a.H + h] = __fdiv_rn(1.0f, __fadd_rn(d_exp_cr(__fsub_rn(sink, m)), total));
 }
 
-// Σ_j e_j·v_j over one row segment: grid (B·ceil(H/kOutHeads), ceil(hd/kOutDims), nseg),
+// Σ_j e_j·v_j over row segments: grid (B·ceil(H/kOutHeads), ceil(hd/kOutDims), nseg),
 // kOutDims threads, one output dimension per thread for kOutHeads heads; rows ascending.
+// kAll == false (decode: few tokens, the segments spread over blocks): blockIdx.z's segment
+// into a.partial, for the combine kernel. kAll == true (many tokens: enough blocks without
+// splitting; grid z = 1): the block walks the segments in order and adds each segment's sum to
+// a running total exactly as the combine kernel would, then writes o = total·inv.
+template <bool kAll>
 __global__ void __launch_bounds__(kOutDims) attention_partial_kernel(Args a, int64_t t0) {
     if (d_failed(a.err)) return;
     __shared__ float se[kOutHeads][kSegRows];
     __shared__ const float* sp[kSegRows];
     const int tid = threadIdx.x;
     const int64_t HGo = (a.H + kOutHeads - 1) / kOutHeads;
-    const int64_t t = t0 + blockIdx.x / HGo, h0 = (blockIdx.x % HGo) * kOutHeads, seg = blockIdx.z;
+    const int64_t t = t0 + blockIdx.x / HGo, h0 = (blockIdx.x % HGo) * kOutHeads;
     if (t >= a.n) return;
     const TokenRows tr = token_rows(a, t);
-    const int64_t j0 = seg * kSegRows;
-    if (j0 >= tr.L) return;  // uniform over the block; combine reads only the segments that exist
-    const int len = static_cast<int>(d_min(kSegRows, tr.L - j0));
+    const int64_t seg_begin = kAll ? 0 : blockIdx.z;
+    const int64_t seg_end = kAll ? (tr.L + kSegRows - 1) / kSegRows : blockIdx.z + 1;
+    if (seg_begin * kSegRows >= tr.L && !kAll) return;  // uniform over the block; combine reads only the segments that exist
     const int nh = static_cast<int>(d_min<int64_t>(kOutHeads, a.H - h0));
-    const float* sc = a.scores + ((t - t0) * a.H + h0) * a.lmax + j0;
-    for (int j = tid; j < kSegRows; j += kOutDims) {
-        float w[kOutHeads];
-#pragma unroll
-        for (int hh = 0; hh < kOutHeads; ++hh) w[hh] = hh < nh && j < len ? sc[hh * a.lmax + j] : 0.0f;
-#pragma unroll
-        for (int hh = 0; hh < kOutHeads; ++hh) se[hh][j] = w[hh];
-        sp[j] = j < len ? row_ptr(a, t, j0 + j, tr.n_raw, tr.raw_start) : nullptr;
-    }
-    __syncthreads();
     const int64_t i = blockIdx.y * int64_t(kOutDims) + tid;
-    if (i >= a.hd) return;
-    float acc[kOutHeads];
+    float total[kOutHeads];
 #pragma unroll
-    for (int hh = 0; hh < kOutHeads; ++hh) acc[hh] = 0.0f;
-    for (int jb = 0; jb < len; jb += kRowBatch) {
-        float v[kRowBatch];
+    for (int hh = 0; hh < kOutHeads; ++hh) total[hh] = 0.0f;
+    for (int64_t seg = seg_begin; seg < seg_end; ++seg) {
+        const int64_t j0 = seg * kSegRows;
+        const int len = static_cast<int>(d_min(kSegRows, tr.L - j0));
+        const float* sc = a.scores + ((t - t0) * a.H + h0) * a.lmax + j0;
+        __syncthreads();  // the previous segment's readers are done with se and sp
+        for (int j = tid; j < kSegRows; j += kOutDims) {
+            float w[kOutHeads];
 #pragma unroll
-        for (int q = 0; q < kRowBatch; ++q) v[q] = jb + q < len ? sp[jb + q][i] : 0.0f;
+            for (int hh = 0; hh < kOutHeads; ++hh) w[hh] = hh < nh && j < len ? sc[hh * a.lmax + j] : 0.0f;
 #pragma unroll
-        for (int q = 0; q < kRowBatch; ++q) {
-            if (jb + q >= len) break;
+            for (int hh = 0; hh < kOutHeads; ++hh) se[hh][j] = w[hh];
+            sp[j] = j < len ? row_ptr(a, t, j0 + j, tr.n_raw, tr.raw_start) : nullptr;
+        }
+        __syncthreads();
+        if (i >= a.hd) continue;
+        float acc[kOutHeads];
 #pragma unroll
-            for (int hh = 0; hh < kOutHeads; ++hh) acc[hh] = __fadd_rn(acc[hh], __fmul_rn(se[hh][jb + q], v[q]));
+        for (int hh = 0; hh < kOutHeads; ++hh) acc[hh] = 0.0f;
+        for (int jb = 0; jb < len; jb += kRowBatch) {
+            float v[kRowBatch];
+#pragma unroll
+            for (int q = 0; q < kRowBatch; ++q) v[q] = jb + q < len ? sp[jb + q][i] : 0.0f;
+#pragma unroll
+            for (int q = 0; q < kRowBatch; ++q) {
+                if (jb + q >= len) break;
+#pragma unroll
+                for (int hh = 0; hh < kOutHeads; ++hh) acc[hh] = __fadd_rn(acc[hh], __fmul_rn(se[hh][jb + q], v[q]));
+            }
+        }
+        if constexpr (kAll) {
+#pragma unroll
+            for (int hh = 0; hh < kOutHeads; ++hh) total[hh] = __fadd_rn(total[hh], acc[hh]);
+        } else {
+            float* out = a.partial + ((t - t0) * a.H + h0) * a.nseg * a.hd + seg * a.hd + i;
+#pragma unroll
+            for (int hh = 0; hh < kOutHeads; ++hh)
+                if (hh < nh) out[hh * a.nseg * a.hd] = acc[hh];
         }
     }
-    float* out = a.partial + ((t - t0) * a.H + h0) * a.nseg * a.hd + seg * a.hd + i;
+    if constexpr (kAll) {
+        if (i < a.hd)
 #pragma unroll
-    for (int hh = 0; hh < kOutHeads; ++hh)
-        if (hh < nh) out[hh * a.nseg * a.hd] = acc[hh];
+            for (int hh = 0; hh < kOutHeads; ++hh)
+                if (hh < nh) *d_f32_ptr(a.out, i, h0 + hh, t) = __fmul_rn(total[hh], a.inv[(t - t0) * a.H + h0 + hh]);
+    }
 }
 
 // o = (Σ_seg partial, segments in order from 0)·inv: one thread per (token, head, dimension).
@@ -485,9 +510,17 @@ KernelStatus run_attention(const ds4_node& node, KernelContext& ctx) {
         if (auto st = launch_status("attention scores"); !st.ok()) return st;
         attention_softmax_kernel<<<static_cast<unsigned>(g.B * g.H), kAttnThreads, 0, ctx.stream>>>(a, t0);
         if (auto st = launch_status("attention softmax"); !st.ok()) return st;
+        const int64_t blocks = g.B * ((g.H + kOutHeads - 1) / kOutHeads) * ((g.hd + kOutDims - 1) / kOutDims);
+        if (blocks >= kAllSegmentsBlocks) {  // enough blocks without splitting the rows: no combine pass
+            const dim3 pgrid(static_cast<unsigned>(g.B * ((g.H + kOutHeads - 1) / kOutHeads)),
+                             static_cast<unsigned>((g.hd + kOutDims - 1) / kOutDims), 1);
+            attention_partial_kernel<true><<<pgrid, kOutDims, 0, ctx.stream>>>(a, t0);
+            if (auto st = launch_status("attention weighted sums"); !st.ok()) return st;
+            continue;
+        }
         const dim3 pgrid(static_cast<unsigned>(g.B * ((g.H + kOutHeads - 1) / kOutHeads)),
                          static_cast<unsigned>((g.hd + kOutDims - 1) / kOutDims), static_cast<unsigned>(g.nseg));
-        attention_partial_kernel<<<pgrid, kOutDims, 0, ctx.stream>>>(a, t0);
+        attention_partial_kernel<false><<<pgrid, kOutDims, 0, ctx.stream>>>(a, t0);
         if (auto st = launch_status("attention weighted sums"); !st.ok()) return st;
         attention_combine_kernel<<<blocks_for(g.B * g.H * g.hd), kThreads, 0, ctx.stream>>>(a, t0, g.B);
         if (auto st = launch_status("attention combine"); !st.ok()) return st;

@@ -32,25 +32,43 @@ __global__ void get_rows_kernel(DTensor table, DTensor idx, DTensor dst, int64_t
     }
 }
 
-// Each thread owns columns and walks the rows i = 0..m-1 in order, so later duplicates win
-// exactly as the ABI says. A bad index anywhere means nothing is written.
+// Grid (column blocks, rows): every block first checks all m indices (a bad index anywhere
+// means nothing is written; the first bad row is reported), then writes its rows unless a later
+// row has the same target — so later duplicates win exactly as the ABI says, without a
+// sequential walk over the rows.
+__device__ inline int64_t set_rows_target(const DTensor& idx, int64_t i, int64_t modulo, int32_t* raw) {
+    const int32_t r = *reinterpret_cast<const int32_t*>(d_row_elem(idx, i / idx.ne[0], i % idx.ne[0]));
+    *raw = r;
+    if (r == -1) return -1;
+    if (r < 0) return -2;
+    return modulo > 0 ? r % modulo : r;
+}
+
 __global__ void set_rows_kernel(DTensor src, DTensor idx, DTensor dst, int64_t m, int64_t modulo, DeviceError* err,
                                 int32_t node) {
+    __shared__ unsigned long long first_bad;
     const int64_t n = src.ne[0], R = dst.ne[1];
-    for (int64_t i = 0; i < m; ++i) {
-        const int32_t r = *reinterpret_cast<const int32_t*>(d_row_elem(idx, i / idx.ne[0], i % idx.ne[0]));
-        if (r == -1) continue;
-        const int64_t t = r < 0 ? -1 : (modulo > 0 ? r % modulo : r);
-        if (t < 0 || t >= R) {
-            if (blockIdx.x == 0 && threadIdx.x == 0) d_report(err, kErrSetRowIndex, node, r, i);
-            return;
-        }
+    if (threadIdx.x == 0) first_bad = ~0ull;
+    __syncthreads();
+    int32_t raw;
+    for (int64_t i = threadIdx.x; i < m; i += blockDim.x) {
+        const int64_t t = set_rows_target(idx, i, modulo, &raw);
+        if (t != -1 && (t < 0 || t >= R)) atomicMin(&first_bad, static_cast<unsigned long long>(i));
     }
-    for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
-        for (int64_t i = 0; i < m; ++i) {
-            const int32_t r = *reinterpret_cast<const int32_t*>(d_row_elem(idx, i / idx.ne[0], i % idx.ne[0]));
-            if (r == -1) continue;
-            const int64_t t = modulo > 0 ? r % modulo : r;
+    __syncthreads();
+    if (first_bad != ~0ull) {
+        const int64_t i = static_cast<int64_t>(first_bad);
+        set_rows_target(idx, i, modulo, &raw);
+        if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0) d_report(err, kErrSetRowIndex, node, raw, i);
+        return;
+    }
+    for (int64_t i = blockIdx.y; i < m; i += gridDim.y) {
+        const int64_t t = set_rows_target(idx, i, modulo, &raw);
+        bool overwritten = false;
+        for (int64_t k = i + 1 + threadIdx.x; k < m && t >= 0; k += blockDim.x)
+            overwritten |= set_rows_target(idx, k, modulo, &raw) == t;
+        if (__syncthreads_or(overwritten) || t < 0) continue;
+        for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
             const float v = *reinterpret_cast<const float*>(d_row_elem(src, i, j));
             d_store_float(dst.type, d_elem(dst, j, t, 0, 0), v);
         }
@@ -77,7 +95,8 @@ KernelStatus run_set_rows(const ds4_node& node, KernelContext& ctx) {
     ds4_params_set_rows p;
     read_params(node, &p);
     const int64_t m = n_rows(node.src[0]);
-    set_rows_kernel<<<blocks_for(node.src[0]->ne[0]), kThreads, 0, ctx.stream>>>(
+    const dim3 grid(blocks_for(node.src[0]->ne[0]), static_cast<unsigned>(m < 1 ? 1 : m < 65535 ? m : 65535));
+    set_rows_kernel<<<grid, kThreads, 0, ctx.stream>>>(
         dtensor(node.src[0]), dtensor(node.src[1]), dtensor(node.dst[0]), m, p.row_modulo, ctx.err, ctx.node);
     return launch_status("set_rows");
 }

@@ -23,6 +23,7 @@
 #include <type_traits>
 
 #include "common.cuh"
+#include "matmul_float.cuh"
 #include "matmul_mma.cuh"
 #include "matvec.cuh"
 #include "matvec_decode.cuh"
@@ -287,6 +288,19 @@ __global__ void __launch_bounds__(mma::kThreads) mm_dense_mma_kernel(const uint8
         __syncthreads();
         mma::tile<WT, TN>(w, nb1, in, out, o0, acts, y.nb[0] / 4, smem, tabs, scale);
     }
+}
+
+// MATMUL of many tokens, float weights and f32 activations: grid (row tiles of mf::kRows,
+// token tiles of mf::kTokens).
+template <int WT>
+__global__ void __launch_bounds__(mf::kThreads) mm_dense_float_kernel(const uint8_t* w, int64_t nb1, int64_t in,
+                                                                    int64_t out, mv::Acts acts, int64_t n, DTensor y,
+                                                                    float scale) {
+    gpu_dependency_wait();
+    const int64_t o0 = int64_t(blockIdx.x) * mf::kRows;
+    for (int64_t t0 = int64_t(blockIdx.y) * mf::kTokens; t0 < n; t0 += int64_t(gridDim.y) * mf::kTokens)
+        mf::tile<WT>(w, nb1, in, out, o0, acts, n, t0,
+                     [&](int64_t t) { return reinterpret_cast<float*>(d_row_elem(y, t, 0)); }, y.nb[0] / 4, scale);
 }
 
 struct IdArgs {
@@ -562,6 +576,16 @@ bool mma_enabled() {
     return on;
 }
 
+// The register-tiled float tiles (matmul_float.cuh) for many tokens; DS4_GPU_FLOAT_TILES=0 keeps
+// those matmuls on matvec.cuh's tile (the same bits either way).
+bool float_tiles_enabled() {
+    static const bool on = [] {
+        const char* env = std::getenv("DS4_GPU_FLOAT_TILES");
+        return !(env && std::string(env) == "0");
+    }();
+    return on;
+}
+
 // Raises the kernel's shared-memory limit once (the tiles need more than the default 48 KiB).
 template <auto Kernel>
 KernelStatus allow_smem(int bytes, const char* what) {
@@ -589,6 +613,14 @@ KernelStatus launch_dense(const DenseArgs& a) {
     if constexpr (Q && mma::kSupported<WT>) {
         if (a.n >= kMmaMinTokens && mma_enabled() && mma::layout_ok<WT>(a.w.data, a.w.ne[0], a.w.nb[1], 0))
             return a.n >= 128 ? launch_dense_mma<WT, 64>(a) : launch_dense_mma<WT, 32>(a);
+    }
+    if constexpr (!Q && mf::kSupported<WT>) {
+        if (a.n >= kMmaMinTokens && float_tiles_enabled() && mf::layout_ok<WT>(a.w.data, a.w.ne[0], a.w.nb[1])) {
+            dim3 grid(static_cast<unsigned>((out + mf::kRows - 1) / mf::kRows), grid_y((a.n + mf::kTokens - 1) / mf::kTokens));
+            return launched(gpu_launch_overlapped(mm_dense_float_kernel<WT>, grid, dim3(mf::kThreads), 0, a.stream,
+                                                  a.w.data, a.w.nb[1], a.w.ne[0], out, a.acts, a.n, a.y, a.scale),
+                            "matmul");
+        }
     }
     if constexpr (Q && mvd::kSupported<WT>) {
         if (a.n == 1 && decode_layout_ok<WT>(a.w.data, a.w.ne[0], a.w.nb[1], 0)) {
