@@ -225,6 +225,17 @@ TEST(HcPre, RealShape) {
     hc_pre_case(4096, 4, 5, DS4_TYPE_BF16, 31);
 }
 
+TEST(HcPre, ManyTokens) {
+    // Prefill-sized token counts over several 1024-column mixing segments (GPU backends switch
+    // to a kernel that reads fn once per block of tokens): partial token blocks, each fn type,
+    // another stream count.
+    SKIP_UNLESS_CLAIMED(DS4_OP_HC_PRE);
+    hc_pre_case(1024, 4, 20, DS4_TYPE_F16, 26);
+    hc_pre_case(512, 4, 17, DS4_TYPE_BF16, 27);
+    hc_pre_case(512, 4, 16, DS4_TYPE_F32, 28);
+    hc_pre_case(512, 2, 33, DS4_TYPE_F16, 29);
+}
+
 void hc_head_case(int64_t d, int64_t H, int64_t n, ds4_type fn_type, uint64_t seed, bool strided = false) {
     const ds4_params_hc p = hc_params(static_cast<uint32_t>(H));
     HcInputs in = hc_inputs(d, H, n, H, fn_type, seed, strided);
@@ -250,6 +261,7 @@ TEST(HcHead, TinyAndRealShapes) {
     hc_head_case(32, 3, 18, DS4_TYPE_BF16, 42);
     hc_head_case(4096, 4, 1, DS4_TYPE_F16, 43);
     hc_head_case(4096, 4, 3, DS4_TYPE_F16, 44);
+    hc_head_case(1024, 4, 19, DS4_TYPE_F16, 45);  // many tokens, several mixing segments
 }
 
 void hc_post_case(int64_t d, int64_t H, int64_t n, uint64_t seed, bool strided = false) {

@@ -110,6 +110,74 @@ __global__ void __launch_bounds__(kMixWarps * 32) hc_mix_kernel(DTensor fn, cons
     }
 }
 
+// Many tokens (prefill): the same order with the roles turned around so fn is read once per
+// block of kMixTokens tokens instead of once per (token, mixing row). Lane l of warp w is lane
+// l of hc_mix for token t0 + w and every mixing row at once (kMixMax sums); fn is staged in
+// shared memory kMixChunk columns at a time (the next chunk held in registers meanwhile), a
+// chunk never straddling a segment, so each lane sum starts from 0 at its segment's first
+// column and is added to the running lane sum at its last, as hc_mix_kernel does; the
+// butterfly 16, 8, 4, 2, 1 is the same. Needs N % kMixChunk == 0 and n_mix <= kMixMax.
+constexpr int kMixTokens = 8;    // tokens per block, one warp each
+constexpr int kMixMax = 24;      // mixing rows (n_hc·(2 + n_hc) = 24 for DS4's HC_PRE)
+constexpr int kMixChunk = 256;   // fn columns staged at a time (divides kMixSeg)
+constexpr int kMixStage = kMixMax * kMixChunk / (kMixTokens * 32);  // fn elements per thread per chunk
+static_assert(kMixSeg % kMixChunk == 0, "a chunk must not straddle a segment");
+
+template <int FT>
+__global__ void __launch_bounds__(kMixTokens * 32) hc_mix_tokens_kernel(DTensor fn, const float* xr, int64_t N,
+                                                                       int64_t n_mix, int64_t n, float* mix) {
+    __shared__ float fs[kMixMax][kMixChunk];
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const int64_t t = int64_t(blockIdx.x) * kMixTokens + warp;
+    const bool live = t < n;
+    const float* x = xr + (live ? t : 0) * N;
+    const int64_t nb0 = fn.nb[0];
+    float staged[kMixStage];
+    auto fetch = [&](int64_t c0) {
+#pragma unroll
+        for (int k = 0; k < kMixStage; ++k) {
+            const int e = k * kMixTokens * 32 + threadIdx.x, m = e / kMixChunk, c = e % kMixChunk;
+            staged[k] = m < n_mix ? fn_at<FT>(fn.data + m * fn.nb[1], nb0, c0 + c) : 0.0f;
+        }
+    };
+    float acc[kMixMax], lane_sum[kMixMax];
+#pragma unroll
+    for (int m = 0; m < kMixMax; ++m) acc[m] = lane_sum[m] = 0.0f;
+    fetch(0);
+    for (int64_t c0 = 0; c0 < N; c0 += kMixChunk) {
+        __syncthreads();  // the previous chunk's readers are done
+#pragma unroll
+        for (int k = 0; k < kMixStage; ++k) {
+            const int e = k * kMixTokens * 32 + threadIdx.x;
+            fs[e / kMixChunk][e % kMixChunk] = staged[k];
+        }
+        __syncthreads();
+        if (c0 + kMixChunk < N) fetch(c0 + kMixChunk);
+        if (live) {
+            float xv[kMixChunk / 32];
+#pragma unroll
+            for (int q = 0; q < kMixChunk / 32; ++q) xv[q] = x[c0 + lane + 32 * q];
+#pragma unroll
+            for (int q = 0; q < kMixChunk / 32; ++q)
+#pragma unroll
+                for (int m = 0; m < kMixMax; ++m) acc[m] = acc[m] + fs[m][lane + 32 * q] * xv[q];
+        }
+        if ((c0 + kMixChunk) % kMixSeg == 0 || c0 + kMixChunk == N) {  // the segment's last chunk
+#pragma unroll
+            for (int m = 0; m < kMixMax; ++m) {
+                lane_sum[m] = lane_sum[m] + acc[m];
+                acc[m] = 0.0f;
+            }
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < kMixMax; ++m) {
+        float v = lane_sum[m];
+        for (int k = 16; k > 0; k /= 2) v = v + gpu_shfl_xor32(v, k);
+        if (live && lane == 0 && m < n_mix) mix[t * n_mix + m] = v;
+    }
+}
+
 // Sinkhorn of MODEL.md §C.2 on M[a][c] (H×H, row-major): row softmax (·1/Σ) + eps, column
 // normalisation, then iters-1 × (row, column), each ·1/(Σ+eps); sums index ascending.
 __device__ void sinkhorn(float* M, int H, uint32_t iters, float eps) {
@@ -265,7 +333,15 @@ KernelStatus run_hc_mix_and_finalize(const ds4_node& node, KernelContext& ctx, b
     const int64_t N = H * d;
     dim3 mix_grid(static_cast<unsigned>(n_mix), static_cast<unsigned>(n));
     const int mix_threads = kMixWarps * 32;
-    if (fn->type == DS4_TYPE_F32)
+    if (n >= 16 && N % kMixChunk == 0 && n_mix <= kMixMax) {
+        const unsigned blocks = static_cast<unsigned>((n + kMixTokens - 1) / kMixTokens);
+        if (fn->type == DS4_TYPE_F32)
+            hc_mix_tokens_kernel<DS4_TYPE_F32><<<blocks, kMixTokens * 32, 0, ctx.stream>>>(dtensor(fn), xr, N, n_mix, n, mix);
+        else if (fn->type == DS4_TYPE_F16)
+            hc_mix_tokens_kernel<DS4_TYPE_F16><<<blocks, kMixTokens * 32, 0, ctx.stream>>>(dtensor(fn), xr, N, n_mix, n, mix);
+        else
+            hc_mix_tokens_kernel<DS4_TYPE_BF16><<<blocks, kMixTokens * 32, 0, ctx.stream>>>(dtensor(fn), xr, N, n_mix, n, mix);
+    } else if (fn->type == DS4_TYPE_F32)
         hc_mix_kernel<DS4_TYPE_F32><<<mix_grid, mix_threads, 0, ctx.stream>>>(dtensor(fn), xr, N, n_mix, mix);
     else if (fn->type == DS4_TYPE_F16)
         hc_mix_kernel<DS4_TYPE_F16><<<mix_grid, mix_threads, 0, ctx.stream>>>(dtensor(fn), xr, N, n_mix, mix);
