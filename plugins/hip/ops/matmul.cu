@@ -704,9 +704,10 @@ KernelStatus launch_matmul_id(const IdLaunch& c) {
     const int64_t slots = a.experts + 1 < c.L.pairs + 1 ? a.experts + 1 : c.L.pairs + 1;
     if constexpr (Q && mma::kSupported<WT>) {
         if (c.L.pairs >= kMmaMinTokens && mma_enabled() && mma::layout_ok<WT>(a.w, a.in, a.nb1, a.nb2)) {
-            // Lists of 32 pairs or more on average (a prefill chunk: ~48 per routed expert, 2048
-            // per attention output group) fill 64-token tiles; shorter ones 32-token tiles.
-            if (c.L.pairs >= 32 * a.experts) return launch_grouped_mma<WT, 64>(a, acts, g, cnt, off, list, slots, c.ctx);
+            // Long lists (few experts, e.g. the attention output groups) fill 64-token tiles.
+            // (Measured: 32-token tiles for the routed experts, ~48 pairs each in a prefill
+            // chunk; 64-token tiles for them are untried.)
+            if (c.L.pairs >= 128 * a.experts) return launch_grouped_mma<WT, 64>(a, acts, g, cnt, off, list, slots, c.ctx);
             return launch_grouped_mma<WT, 32>(a, acts, g, cnt, off, list, slots, c.ctx);
         }
     }
