@@ -10,6 +10,9 @@
 //      Decode (n <= 4) uses T = n; prefill tiles tokens by 8. One token against quantized
 //      weights with Q8 activations (the decode case of official numerics) runs instead on
 //      matvec_decode.cuh's kernels: a lane per storage block straight from global memory.
+//      From 16 tokens on, quantized weights × quantized activations run on the integer
+//      tensor-core tiles of matmul_mma.cuh (NVIDIA sm_80+) and float weights × f32 activations
+//      on the register tiles of matmul_float.cuh; shapes they do not take stay here.
 // MATMUL_ID: few (token, slot) pairs (decode) get one tile row per pair, reading the expert id
 // in the kernel; many pairs (prefill) are first grouped by expert on the device (one block,
 // integer atomics on the lists only; a pair's value does not depend on its group), then each
