@@ -43,16 +43,7 @@ __device__ inline void load_weights8(const uint8_t* p, float (&v)[8]) {
     } else {
         const uint4 u = *reinterpret_cast<const uint4*>(p);
         const uint32_t words[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            if constexpr (WT == DS4_TYPE_F16) {
-                v[2 * i] = gpu_half_to_float(uint16_t(words[i] & 0xFFFF));
-                v[2 * i + 1] = gpu_half_to_float(uint16_t(words[i] >> 16));
-            } else {
-                v[2 * i] = __uint_as_float(words[i] << 16);
-                v[2 * i + 1] = __uint_as_float(words[i] & 0xFFFF0000u);
-            }
-        }
+        mv::half_words_to_f32<WT>(words, v);
     }
 }
 

@@ -170,6 +170,21 @@ __device__ inline float block_term(const uint8_t* s, int b, float dx, int isum, 
     }
 }
 
+// W 32-bit words of F16 or BF16 pairs (low half first) → 2·W floats (exact conversions).
+template <int WT, int W>
+__device__ inline void half_words_to_f32(const uint32_t (&words)[W], float* w) {
+#pragma unroll
+    for (int i = 0; i < W; ++i) {
+        if constexpr (WT == DS4_TYPE_F16) {
+            w[2 * i] = gpu_half_to_float(uint16_t(words[i] & 0xFFFF));
+            w[2 * i + 1] = gpu_half_to_float(uint16_t(words[i] >> 16));
+        } else {
+            w[2 * i] = __uint_as_float(words[i] << 16);
+            w[2 * i + 1] = __uint_as_float(words[i] & 0xFFFF0000u);
+        }
+    }
+}
+
 // Float weights: unit u of a chunk as 16 floats (elements past `cnt` are not read).
 template <int WT>
 __device__ inline void decode_float_unit(const uint8_t* s, int u, int cnt, float (&w)[kUnit]) {
@@ -195,16 +210,7 @@ __device__ inline void decode_float_unit(const uint8_t* s, int u, int cnt, float
             for (int i = 0; i < 8; ++i)
                 words[i] = (2 * i < cnt ? uint32_t(p[2 * i]) : 0u) | (2 * i + 1 < cnt ? uint32_t(p[2 * i + 1]) << 16 : 0u);
         }
-#pragma unroll
-        for (int i = 0; i < 8; ++i) {
-            if constexpr (WT == DS4_TYPE_F16) {
-                w[2 * i] = gpu_half_to_float(uint16_t(words[i] & 0xFFFF));
-                w[2 * i + 1] = gpu_half_to_float(uint16_t(words[i] >> 16));
-            } else {
-                w[2 * i] = __uint_as_float(words[i] << 16);
-                w[2 * i + 1] = __uint_as_float(words[i] & 0xFFFF0000u);
-            }
-        }
+        half_words_to_f32<WT>(words, w);
     }
 }
 
