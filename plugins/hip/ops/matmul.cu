@@ -589,6 +589,18 @@ bool float_tiles_enabled() {
     return on;
 }
 
+// Average (token, slot) pairs per expert from which grouped MATMUL_ID uses 64-token tensor-core
+// tiles (fewer: 32-token tiles). DS4_GPU_TILE64_PAIRS overrides it for measurements; either
+// choice gives the same bits.
+int64_t tile64_min_pairs() {
+    static const int64_t v = [] {
+        const char* env = std::getenv("DS4_GPU_TILE64_PAIRS");
+        const long long x = env ? std::atoll(env) : 0;
+        return x > 0 ? static_cast<int64_t>(x) : int64_t(128);
+    }();
+    return v;
+}
+
 // Raises the kernel's shared-memory limit once (the tiles need more than the default 48 KiB).
 template <auto Kernel>
 KernelStatus allow_smem(int bytes, const char* what) {
@@ -709,8 +721,8 @@ KernelStatus launch_matmul_id(const IdLaunch& c) {
         if (c.L.pairs >= kMmaMinTokens && mma_enabled() && mma::layout_ok<WT>(a.w, a.in, a.nb1, a.nb2)) {
             // Long lists (few experts, e.g. the attention output groups) fill 64-token tiles.
             // (Measured: 32-token tiles for the routed experts, ~48 pairs each in a prefill
-            // chunk; 64-token tiles for them are untried.)
-            if (c.L.pairs >= 128 * a.experts) return launch_grouped_mma<WT, 64>(a, acts, g, cnt, off, list, slots, c.ctx);
+            // chunk; 64-token tiles for them are untried: DS4_GPU_TILE64_PAIRS=32 tries them.)
+            if (c.L.pairs >= tile64_min_pairs() * a.experts) return launch_grouped_mma<WT, 64>(a, acts, g, cnt, off, list, slots, c.ctx);
             return launch_grouped_mma<WT, 32>(a, acts, g, cnt, off, list, slots, c.ctx);
         }
     }
