@@ -77,4 +77,9 @@ KernelStatus launch_status(const char* what);
 // Enqueues a kernel that traps (fault.cu): the inject_fault option's real device fault.
 gpuError_t launch_trap(gpuStream_t stream);
 
+// Kernel-choice switches read from the environment (DS4_GPU_MMA, ...): a non-negative integer,
+// or `fallback` when the variable is unset, empty or not one. They pick between kernels that
+// compute the same bits, for speed comparisons and for kernels not yet verified on a GPU.
+int64_t kernel_env_int(const char* name, int64_t fallback);
+
 }  // namespace ds4::gpu

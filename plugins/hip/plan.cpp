@@ -9,6 +9,7 @@
 // fails, the plan launches its kernels one by one instead, with the same results.
 // plan_submit then waits once and checks the error word, so data errors (an index out of range)
 // fail the submit itself as the ABI asks, and asynchronous faults surface as DEVICE_LOST.
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <new>
@@ -113,6 +114,14 @@ KernelStatus launch_status(const char* what) {
     gpuError_t e = gpuGetLastError();
     if (e == gpuSuccess) return {};
     return {DS4_ERR_INTERNAL, cat(what, ": kernel launch failed: ", gpuGetErrorString(e))};
+}
+
+int64_t kernel_env_int(const char* name, int64_t fallback) {
+    const char* env = std::getenv(name);
+    if (!env || !*env) return fallback;
+    char* end = nullptr;
+    const long long v = std::strtoll(env, &end, 10);
+    return *end == '\0' && v >= 0 ? static_cast<int64_t>(v) : fallback;
 }
 
 int node_supported(ds4_device* dev, const ds4_node* node) {

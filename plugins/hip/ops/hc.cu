@@ -13,7 +13,6 @@
 // their use: at decode these kernels are a handful of blocks, bound by memory latency.
 // HC_POST is one elementwise kernel, bit-identical to cpu-ref.
 #include <cmath>
-#include <cstdlib>
 
 #include "../../common/sum_orders.h"
 #include "common.cuh"
@@ -322,10 +321,7 @@ __global__ void hc_post_kernel(DTensor y, DTensor X, DTensor post, DTensor comb,
 // DS4_GPU_HC_MIX_TOKENS=1 until a GPU run of the conformance suite (HcPre.ManyTokens) has
 // verified it bit for bit.
 bool hc_mix_tokens_enabled() {
-    static const bool on = [] {
-        const char* env = std::getenv("DS4_GPU_HC_MIX_TOKENS");
-        return env && env[0] == '1';
-    }();
+    static const bool on = kernel_env_int("DS4_GPU_HC_MIX_TOKENS", 0) == 1;
     return on;
 }
 

@@ -21,7 +21,6 @@
 // The reduction order of every output is quant::dot_row's (matvec.cuh): results equal
 // cpu-ref's bit for bit, run to run and whatever the number of tokens. The same staging and
 // tiles serve the fused ops' projections and expert matmuls (rowdot.h).
-#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -572,20 +571,14 @@ unsigned decode_row_blocks(int64_t out, int lpr) {
 constexpr int64_t kMmaMinTokens = 16;
 
 bool mma_enabled() {
-    static const bool on = [] {
-        const char* env = std::getenv("DS4_GPU_MMA");
-        return gpu_has_int8_mma() && !(env && std::string(env) == "0");
-    }();
+    static const bool on = gpu_has_int8_mma() && kernel_env_int("DS4_GPU_MMA", 1) != 0;
     return on;
 }
 
 // The register-tiled float tiles (matmul_float.cuh) for many tokens; DS4_GPU_FLOAT_TILES=0 keeps
 // those matmuls on matvec.cuh's tile (the same bits either way).
 bool float_tiles_enabled() {
-    static const bool on = [] {
-        const char* env = std::getenv("DS4_GPU_FLOAT_TILES");
-        return !(env && std::string(env) == "0");
-    }();
+    static const bool on = kernel_env_int("DS4_GPU_FLOAT_TILES", 1) != 0;
     return on;
 }
 
@@ -593,12 +586,8 @@ bool float_tiles_enabled() {
 // tiles (fewer: 32-token tiles). DS4_GPU_TILE64_PAIRS overrides it for measurements; either
 // choice gives the same bits.
 int64_t tile64_min_pairs() {
-    static const int64_t v = [] {
-        const char* env = std::getenv("DS4_GPU_TILE64_PAIRS");
-        const long long x = env ? std::atoll(env) : 0;
-        return x > 0 ? static_cast<int64_t>(x) : int64_t(128);
-    }();
-    return v;
+    static const int64_t v = kernel_env_int("DS4_GPU_TILE64_PAIRS", 128);
+    return v > 0 ? v : 128;
 }
 
 // Raises the kernel's shared-memory limit once (the tiles need more than the default 48 KiB).
