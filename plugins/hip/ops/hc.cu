@@ -120,8 +120,8 @@ __global__ void __launch_bounds__(kMixWarps * 32) hc_mix_kernel(DTensor fn, cons
 constexpr int kMixTokens = 8;    // tokens per block, one warp each
 constexpr int kMixMax = 24;      // mixing rows (n_hc·(2 + n_hc) = 24 for DS4's HC_PRE)
 constexpr int kMixChunk = 256;   // fn columns staged at a time (divides kMixSeg)
-constexpr int kMixStage = kMixMax * kMixChunk / (kMixTokens * 32);  // fn elements per thread per chunk
 static_assert(kMixSeg % kMixChunk == 0, "a chunk must not straddle a segment");
+static_assert(kMixChunk == kMixTokens * 32, "thread i stages column i of every mixing row");
 
 template <int FT>
 __global__ void __launch_bounds__(kMixTokens * 32) hc_mix_tokens_kernel(DTensor fn, const float* xr, int64_t N,
@@ -132,13 +132,11 @@ __global__ void __launch_bounds__(kMixTokens * 32) hc_mix_tokens_kernel(DTensor 
     const bool live = t < n;
     const float* x = xr + (live ? t : 0) * N;
     const int64_t nb0 = fn.nb[0];
-    float staged[kMixStage];
+    float staged[kMixMax];  // column c0 + threadIdx.x of each mixing row, for the next chunk
     auto fetch = [&](int64_t c0) {
 #pragma unroll
-        for (int k = 0; k < kMixStage; ++k) {
-            const int e = k * kMixTokens * 32 + threadIdx.x, m = e / kMixChunk, c = e % kMixChunk;
-            staged[k] = m < n_mix ? fn_at<FT>(fn.data + m * fn.nb[1], nb0, c0 + c) : 0.0f;
-        }
+        for (int m = 0; m < kMixMax; ++m)
+            staged[m] = m < n_mix ? fn_at<FT>(fn.data + m * fn.nb[1], nb0, c0 + threadIdx.x) : 0.0f;
     };
     float acc[kMixMax], lane_sum[kMixMax];
 #pragma unroll
@@ -147,10 +145,7 @@ __global__ void __launch_bounds__(kMixTokens * 32) hc_mix_tokens_kernel(DTensor 
     for (int64_t c0 = 0; c0 < N; c0 += kMixChunk) {
         __syncthreads();  // the previous chunk's readers are done
 #pragma unroll
-        for (int k = 0; k < kMixStage; ++k) {
-            const int e = k * kMixTokens * 32 + threadIdx.x;
-            fs[e / kMixChunk][e % kMixChunk] = staged[k];
-        }
+        for (int m = 0; m < kMixMax; ++m) fs[m][threadIdx.x] = staged[m];
         __syncthreads();
         if (c0 + kMixChunk < N) fetch(c0 + kMixChunk);
         if (live) {

@@ -204,10 +204,11 @@ __global__ void copy_acts_kernel(DTensor x, int64_t rows, int64_t in, int64_t ld
     }
 }
 
+// The IQ2_XXS tables at smem + offset (every thread calls it; null for other types).
 template <int WT>
-__device__ inline mv::Iq2Smem* setup_tables(uint8_t* smem, const Iq2Tables& g) {
+__device__ inline mv::Iq2Smem* setup_tables(uint8_t* smem, const Iq2Tables& g, int offset = mv::kTablesOffset<WT>) {
     if constexpr (WT == DS4_TYPE_IQ2_XXS) {
-        auto* t = reinterpret_cast<mv::Iq2Smem*>(smem + mv::kTablesOffset<WT>);
+        auto* t = reinterpret_cast<mv::Iq2Smem*>(smem + offset);
         mv::load_iq2_tables(t, g);
         __syncthreads();
         return t;
@@ -259,17 +260,6 @@ __global__ void __launch_bounds__(mvd::kWarps * 32) mm_decode_kernel(const uint8
                          y.nb[0] / 4, scale, grid, terms[warp], wstage[warp]);
 }
 
-template <int WT, int TN>
-__device__ inline mv::Iq2Smem* setup_mma_tables(uint8_t* smem, const Iq2Tables& g) {
-    if constexpr (WT == DS4_TYPE_IQ2_XXS) {
-        auto* t = reinterpret_cast<mv::Iq2Smem*>(smem + mma::kTablesOffset<WT, TN>);
-        mv::load_iq2_tables(t, g);
-        return t;  // the caller's __syncthreads() before the first tile publishes the tables
-    } else {
-        return nullptr;
-    }
-}
-
 // MATMUL of many tokens on the tensor-core tiles: grid (row tiles of mma::kRows, token tiles).
 template <int WT, int TN>
 __global__ void __launch_bounds__(mma::kThreads) mm_dense_mma_kernel(const uint8_t* w, int64_t nb1, int64_t in,
@@ -277,7 +267,7 @@ __global__ void __launch_bounds__(mma::kThreads) mm_dense_mma_kernel(const uint8
                                                                    float scale, Iq2Tables g) {
     extern __shared__ uint4 smem_raw[];
     uint8_t* smem = reinterpret_cast<uint8_t*>(smem_raw);
-    const mv::Iq2Smem* tabs = setup_mma_tables<WT, TN>(smem, g);
+    const mv::Iq2Smem* tabs = setup_tables<WT>(smem, g, mma::kTablesOffset<WT, TN>);
     gpu_dependency_wait();
     const mma::Tokens tok = mma::tokens_of<WT, TN>(smem);
     const int64_t o0 = int64_t(blockIdx.x) * mma::kRows;
@@ -465,7 +455,7 @@ __global__ void __launch_bounds__(mma::kThreads) mm_id_grouped_mma_kernel(IdArgs
                                                                         const int* list) {
     extern __shared__ uint4 smem_raw[];
     uint8_t* smem = reinterpret_cast<uint8_t*>(smem_raw);
-    const mv::Iq2Smem* tabs = setup_mma_tables<WT, TN>(smem, g);
+    const mv::Iq2Smem* tabs = setup_tables<WT>(smem, g, mma::kTablesOffset<WT, TN>);
     gpu_dependency_wait();
     const mma::Tokens tok = mma::tokens_of<WT, TN>(smem);
     const int64_t o0 = int64_t(blockIdx.x) * mma::kRows, ys = a.y.nb[0] / 4;
@@ -707,7 +697,7 @@ KernelStatus launch_matmul_id(const IdLaunch& c) {
     if (auto st = launch_status("matmul_id grouping"); !st.ok()) return st;
     const int64_t slots = a.experts + 1 < c.L.pairs + 1 ? a.experts + 1 : c.L.pairs + 1;
     if constexpr (Q && mma::kSupported<WT>) {
-        if (c.L.pairs >= kMmaMinTokens && mma_enabled() && mma::layout_ok<WT>(a.w, a.in, a.nb1, a.nb2)) {
+        if (mma_enabled() && mma::layout_ok<WT>(a.w, a.in, a.nb1, a.nb2)) {  // grouped: > kPairTileMax pairs
             // Long lists (few experts, e.g. the attention output groups) fill 64-token tiles.
             // (Measured: 32-token tiles for the routed experts, ~48 pairs each in a prefill
             // chunk; 64-token tiles for them are untried: DS4_GPU_TILE64_PAIRS=32 tries them.)

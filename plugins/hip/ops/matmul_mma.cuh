@@ -87,7 +87,6 @@ __device__ inline Tokens tokens_of(uint8_t* smem) {
 }
 
 __device__ inline uint32_t lds_u32(const uint8_t* p) { return *reinterpret_cast<const uint32_t*>(p); }
-__device__ inline float lds_half(const uint8_t* p) { return gpu_half_to_float(mv::lds_u16(p)); }
 
 // IQ2_XXS codes k = 8·gi + 4·half .. +3 of a 32-wide sub-block: grid bytes with the sign mask
 // applied (negating a byte in {8, 25, 43} as (b ^ 0xFF) + 1 never carries).
@@ -223,55 +222,40 @@ __device__ void tile(const uint8_t* w, int64_t nb1, int64_t in, int64_t out, int
                     isc[h] = int(2 * (B >> 28) + 1);
                 }
             }
-            // The fragment registers in gpu_mma's order: rows g, g+8 at k 4q.., then at 16+4q...
-            const int af[4] = {a[0], a[1], a[2], a[3]};
-            const int mf[4] = {amin[0], amin[1], amin[2], amin[3]};
-            float dw[2] = {0.0f, 0.0f};  // Q8_0: block j's weight scale of rows g, g+8
-            if constexpr (WT == DS4_TYPE_Q8_0) dw[0] = lds_half(wr[0] + 34 * j), dw[1] = lds_half(wr[1] + 34 * j);
+            // a and amin are fragments in gpu_mma's order: rows g, g+8 at k 4q.., then at 16+4q...
 #pragma unroll
             for (int n = 0; n < NT; ++n) {
                 const uint8_t* b = arow + 8 * n * kActRowBytes + 32 * j;
                 const int b0 = int(lds_u32(b)), b1 = int(lds_u32(b + 16));
                 if constexpr (WT == DS4_TYPE_Q2_K) {
-                    gpu_mma_s8_16x8x32(isum[n], af, b0, b1);
-                    gpu_mma_s8_16x8x32(msum[n], mf, b0, b1);
+                    gpu_mma_s8_16x8x32(isum[n], a, b0, b1);
+                    gpu_mma_s8_16x8x32(msum[n], amin, b0, b1);
                 } else {
                     int c[4] = {0, 0, 0, 0};
-                    gpu_mma_s8_16x8x32(c, af, b0, b1);
+                    gpu_mma_s8_16x8x32(c, a, b0, b1);
                     if constexpr (WT == DS4_TYPE_Q8_0) {
-                        // Block j of the step: block_term's (d_w·dx)·isum, added in block order.
+                        // Block j of the step is a whole storage block: its term, in block order.
 #pragma unroll
                         for (int i = 0; i < 4; ++i) {
                             const float dx = xs[(8 * n + 2 * q + (i & 1)) * kScaleStride + j];
-                            acc[n][i] = acc[n][i] + dw[i >> 1] * dx * float(c[i]);
+                            acc[n][i] = acc[n][i] + mv::block_term<WT>(wr[i >> 1], j, dx, c[i], 0);
                         }
                     } else {
 #pragma unroll
                         for (int i = 0; i < 4; ++i) isum[n][i] += isc[i >> 1] * c[i];
-                        if constexpr (WT == DS4_TYPE_Q4_K) gpu_mma_s8_16x8x32(msum[n], mf, b0, b1);
+                        if constexpr (WT == DS4_TYPE_Q4_K) gpu_mma_s8_16x8x32(msum[n], amin, b0, b1);
                     }
                 }
             }
         }
         if constexpr (WT != DS4_TYPE_Q8_0) {
-            // The step's block term per output, as block_term forms it.
+            // The step's block (one storage block) term per output.
 #pragma unroll
             for (int n = 0; n < NT; ++n)
 #pragma unroll
                 for (int i = 0; i < 4; ++i) {
-                    const uint8_t* blk = wr[i >> 1];
                     const float dx = xs[8 * n + 2 * q + (i & 1)];
-                    float term;
-                    if constexpr (WT == DS4_TYPE_Q2_K) {
-                        const float dall = dx * lds_half(blk + 80), dmin = dx * lds_half(blk + 82);
-                        term = dall * float(isum[n][i]) - dmin * float(msum[n][i]);
-                    } else if constexpr (WT == DS4_TYPE_Q4_K) {
-                        const float d = dx * lds_half(blk), dmin = dx * lds_half(blk + 2);
-                        term = d * float(isum[n][i]) - dmin * float(msum[n][i]);
-                    } else {
-                        term = lds_half(blk) * dx * float(isum[n][i]);
-                    }
-                    acc[n][i] = acc[n][i] + term;
+                    acc[n][i] = acc[n][i] + mv::block_term<WT>(wr[i >> 1], 0, dx, isum[n][i], msum[n][i]);
                 }
         }
     }
